@@ -1,0 +1,216 @@
+"""The one boundary where SQLAlchemy and driver errors become sqla_repo errors.
+
+Classification reads the error's code (SQLSTATE, MySQL errno, SQLite extended
+code) through the backend table; constraint names and columns come from what the
+backend reports, completed from the model's ``MetaData`` where it can be resolved.
+Messages never carry the values that were written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import exc
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper
+from sqlalchemy.orm import exc as orm_exc
+from sqlalchemy.pool import Pool, QueuePool
+from sqlalchemy.sql.schema import (
+    ColumnCollectionConstraint,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    UniqueConstraint,
+)
+
+from ._backends import Backend, find_backend
+from ._errors import (
+    ConflictError,
+    DatabaseUnavailableError,
+    IntegrityViolationError,
+    InvalidFieldError,
+    PoolTimeoutError,
+    RepositoryError,
+    SerializationError,
+    StaleDataError,
+)
+
+_IDENTIFIER = re.compile(r"^\w+$")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorContext:
+    """What the boundary needs to know to translate an error well."""
+
+    url: URL
+    pool: Pool | None = None
+    table: Table | None = None
+
+    @property
+    def backend(self) -> Backend | None:
+        return find_backend(self.url.get_backend_name())
+
+    @classmethod
+    def of_session(cls, session: AsyncSession, mapper: Mapper[Any] | None = None) -> ErrorContext:
+        engine = session.get_bind(mapper).engine
+        table = mapper.local_table if mapper is not None else None
+        return cls(engine.url, engine.pool, table if isinstance(table, Table) else None)
+
+
+class translate_errors:  # noqa: N801 - used like a function: ``with translate_errors(...):``
+    """Re-raise SQLAlchemy and driver errors from the block as :class:`RepositoryError` subclasses.
+
+    The original error is chained as ``__cause__``. The context is only built when an
+    error needs translating, so the happy path costs nothing but the ``with``.
+    """
+
+    __slots__ = ("_mapper", "_session")
+
+    def __init__(self, session: AsyncSession, mapper: Mapper[Any] | None = None) -> None:
+        self._session = session
+        self._mapper = mapper
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        err: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if err is None or isinstance(err, RepositoryError) or not isinstance(err, Exception):
+            return
+        translated = translate(err, lambda: ErrorContext.of_session(self._session, self._mapper))
+        if translated is not None:
+            raise translated from err
+
+
+def translate(err: Exception, context: Callable[[], ErrorContext]) -> RepositoryError | None:
+    """The sqla_repo error for ``err``, or ``None`` if it is not a database error."""
+    if isinstance(err, exc.DBAPIError):
+        return _from_dbapi_error(err, context())
+    if isinstance(err, exc.TimeoutError):
+        return PoolTimeoutError(_pool_timeout_message(context().pool))
+    if isinstance(err, orm_exc.StaleDataError):
+        return StaleDataError("the row was changed or deleted since it was read (optimistic lock)")
+    if isinstance(err, OSError):
+        # asyncpg raises plain ConnectionRefusedError / socket errors on connect.
+        return DatabaseUnavailableError(_unavailable_message(context().url))
+    return None
+
+
+def _from_dbapi_error(err: exc.DBAPIError, context: ErrorContext) -> RepositoryError:
+    orig = err.orig
+    backend = context.backend
+    found = backend.classify(orig) if backend is not None and orig is not None else None
+    if found is None:
+        if err.connection_invalidated or isinstance(orig, OSError):
+            found = DatabaseUnavailableError
+        elif isinstance(err, exc.IntegrityError):
+            found = IntegrityViolationError
+        elif isinstance(err, exc.DataError):
+            found = InvalidFieldError
+        else:
+            found = RepositoryError
+    if issubclass(found, IntegrityViolationError):
+        constraint, columns = (
+            backend.error_details(orig, found)
+            if backend is not None and orig is not None
+            else (None, ())
+        )
+        constraint, columns = _resolve_constraint(context.table, found, constraint, columns)
+        return found(constraint=constraint, columns=columns)
+    if found is DatabaseUnavailableError:
+        return DatabaseUnavailableError(_unavailable_message(context.url))
+    if found is SerializationError:
+        return SerializationError(
+            "the transaction could not be serialized (serialization failure, deadlock, "
+            "lock timeout or database busy); it may be retried"
+        )
+    if found is InvalidFieldError:
+        return InvalidFieldError(
+            "a value does not fit its column (wrong type, too long or out of range)"
+        )
+    code = backend.error_code(orig) if backend is not None and orig is not None else None
+    detail = f" (code {code})" if code is not None else ""
+    return found(f"database error {type(orig).__name__}{detail}")
+
+
+def _resolve_constraint(
+    table: Table | None,
+    kind: type[IntegrityViolationError],
+    constraint: str | None,
+    columns: tuple[str, ...],
+) -> tuple[str | None, tuple[str, ...]]:
+    """Complete a reported constraint name or column list from the model's metadata."""
+    if constraint is not None and not _IDENTIFIER.match(constraint):
+        constraint = None  # SQLite reports an unnamed CHECK by its expression text
+    if table is None:
+        return constraint, columns
+    metadata = table.metadata
+    primary_key_name = table.primary_key.name
+    if constraint == "PRIMARY" and isinstance(primary_key_name, str):
+        # MySQL/MariaDB call every primary key PRIMARY
+        constraint = primary_key_name
+    if constraint is not None and not columns:
+        columns = _columns_of(metadata, constraint)
+    if constraint is None and columns and kind is ConflictError:
+        constraint = _unique_named_by_columns(table, metadata, columns)
+    return constraint, columns
+
+
+def _columns_of(metadata: MetaData, name: str) -> tuple[str, ...]:
+    for table in metadata.tables.values():
+        for constraint in table.constraints:
+            if isinstance(constraint, ColumnCollectionConstraint) and constraint.name == name:
+                return tuple(column.name for column in constraint.columns)
+        for index in table.indexes:
+            if index.name == name:
+                return tuple(column.name for column in index.columns)
+    return ()
+
+
+def _unique_named_by_columns(
+    table: Table, metadata: MetaData, columns: tuple[str, ...]
+) -> str | None:
+    wanted = set(columns)
+    tables = [table, *(t for t in metadata.tables.values() if t is not table)]
+    for candidate_table in tables:
+        if not wanted <= set(candidate_table.columns.keys()):
+            continue
+        candidates: list[PrimaryKeyConstraint | UniqueConstraint | Index] = [
+            candidate_table.primary_key,
+            *(c for c in candidate_table.constraints if isinstance(c, UniqueConstraint)),
+            *(i for i in candidate_table.indexes if i.unique),
+        ]
+        for candidate in candidates:
+            if {column.name for column in candidate.columns} == wanted and isinstance(
+                candidate.name, str
+            ):
+                return candidate.name
+        return None
+    return None
+
+
+def _pool_timeout_message(pool: Pool | None) -> str:
+    if isinstance(pool, QueuePool):
+        return (
+            f"no connection became available within the pool timeout of {pool.timeout():g} s "
+            f"(pool size {pool.size()}, all connections in use)"
+        )
+    return "no connection became available within the pool's timeout"
+
+
+def _unavailable_message(url: URL) -> str:
+    if url.get_backend_name() == "sqlite":
+        return f"database {url.database or ':memory:'!r} is unavailable"
+    port = f":{url.port}" if url.port is not None else ""
+    host = url.host or "localhost"
+    return f"database server {host}{port} is unavailable (connection refused or lost)"
