@@ -1,0 +1,59 @@
+"""The public surface: exactly these names, importable from the top-level package."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import sqla_repo
+
+PUBLIC = [
+    "Base",
+    "CheckViolationError",
+    "ConflictError",
+    "DatabaseUnavailableError",
+    "EngineFactory",
+    "ForeignKeyViolationError",
+    "IntegrityViolationError",
+    "InvalidCursorError",
+    "InvalidFieldError",
+    "NotFoundError",
+    "NotLoadedError",
+    "NotNullViolationError",
+    "PoolConfig",
+    "PoolTimeoutError",
+    "Repository",
+    "RepositoryError",
+    "SerializationError",
+    "StaleDataError",
+    "User",
+    "UserRepository",
+]
+
+
+def test_all_is_pinned_and_sorted() -> None:
+    assert sqla_repo.__all__ == PUBLIC
+    assert sorted(sqla_repo.__all__) == sqla_repo.__all__
+    for name in PUBLIC:
+        assert getattr(sqla_repo, name) is not None
+
+
+def test_error_hierarchy() -> None:
+    errors = sqla_repo
+    for name in PUBLIC:
+        if name.endswith("Error") and name != "RepositoryError":
+            assert issubclass(getattr(errors, name), errors.RepositoryError), name
+    assert issubclass(errors.NotFoundError, LookupError)
+    assert issubclass(errors.InvalidFieldError, ValueError)
+    assert issubclass(errors.InvalidCursorError, ValueError)
+    for name in ("Conflict", "ForeignKeyViolation", "NotNullViolation", "CheckViolation"):
+        assert issubclass(getattr(errors, f"{name}Error"), errors.IntegrityViolationError)
+
+
+def test_import_loads_no_driver() -> None:
+    modules = "('asyncpg', 'aiomysql', 'aiosqlite', 'pytest')"
+    code = f"import sys, sqla_repo; print(sorted(m for m in {modules} if m in sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
