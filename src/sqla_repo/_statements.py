@@ -5,6 +5,7 @@ Nothing here touches a session or a database, so every check runs before any SQL
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeAlias
 
@@ -19,15 +20,9 @@ OrderKey: TypeAlias = "str | QueryableAttribute[Any] | ColumnElement[Any]"
 OrderBy: TypeAlias = "OrderKey | Sequence[OrderKey]"
 
 
-def writable_fields(mapper: Mapper[Any]) -> frozenset[str]:
-    """Attribute names a create or update may set: mapped columns and relationships."""
-    return frozenset(
-        prop.key for prop in mapper.attrs if isinstance(prop, ColumnProperty | RelationshipProperty)
-    )
-
-
+@functools.cache
 def primary_key_fields(mapper: Mapper[Any]) -> tuple[str, ...]:
-    """Attribute names of the primary-key columns, in key order."""
+    """Attribute names of the primary-key columns, in key order (fixed once mapped)."""
     return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
 
 
@@ -37,15 +32,16 @@ def check_fields(mapper: Mapper[Any], names: Iterable[str], *, primary_key_allow
     Unknown names always fail; primary-key names fail unless ``primary_key_allowed``
     (a create may set a natural key; an update may never change one).
     """
-    known = writable_fields(mapper)
     keys = () if primary_key_allowed else primary_key_fields(mapper)
     model = mapper.class_.__name__
+    attrs = mapper.attrs
     for name in names:
         if not isinstance(name, str):
             raise InvalidFieldError(
                 f"{model} field names must be strings, not {type(name).__name__}"
             )
-        if name not in known:
+        # mapped columns and relationships; never plain attributes, hybrids or methods
+        if not isinstance(attrs.get(name), ColumnProperty | RelationshipProperty):
             raise InvalidFieldError(f"{model} has no field {name!r}")
         if name in keys:
             raise InvalidFieldError(
