@@ -106,6 +106,11 @@ def _pg_code(orig: BaseException) -> ErrorCode | None:
     return code if isinstance(code, str) else None
 
 
+# The DETAIL of a unique violation, "Key (a, b)=(...) already exists.": the column
+# list only (never the values), for constraints the model's metadata does not name.
+_PG_KEY_COLUMNS = re.compile(r"^Key \(([\w, ]+)\)=")
+
+
 def _pg_details(orig: BaseException, kind: type[RepositoryError]) -> Details:
     # asyncpg: SQLAlchemy's adapter error chains the asyncpg exception, which
     # carries the fields; psycopg: the error's ``diag``.
@@ -114,8 +119,13 @@ def _pg_details(orig: BaseException, kind: type[RepositoryError]) -> Details:
             continue
         constraint = getattr(source, "constraint_name", None)
         column = getattr(source, "column_name", None)
-        if constraint is not None or column is not None:
-            return constraint, (column,) if column else ()
+        if constraint is None and column is None:
+            continue
+        columns: tuple[str, ...] = (column,) if column else ()
+        detail = getattr(source, "detail", None) or getattr(source, "message_detail", None)
+        if not columns and isinstance(detail, str) and (match := _PG_KEY_COLUMNS.match(detail)):
+            columns = tuple(name.strip() for name in match.group(1).split(","))
+        return constraint, columns
     return None, ()
 
 

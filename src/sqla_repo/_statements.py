@@ -58,9 +58,7 @@ def order_clauses(mapper: Mapper[Any], order_by: OrderBy | None) -> list[ColumnE
     if order_by is None:
         return [column.asc() for column in mapper.primary_key]
     keys: Sequence[object] = (
-        order_by
-        if isinstance(order_by, Sequence) and not isinstance(order_by, str)
-        else [order_by]
+        order_by if isinstance(order_by, Sequence) and not isinstance(order_by, str) else [order_by]
     )
     return [_order_clause(mapper, key) for key in keys]
 

@@ -160,7 +160,7 @@ def _resolve_constraint(
         # MySQL/MariaDB call every primary key PRIMARY
         constraint = primary_key_name
     if constraint is not None and not columns:
-        columns = _columns_of(metadata, constraint)
+        columns = _columns_of(metadata, constraint) or _unnamed_unique_columns(table, constraint)
     if constraint is None and columns and kind is ConflictError:
         constraint = _unique_named_by_columns(table, metadata, columns)
     return constraint, columns
@@ -174,6 +174,19 @@ def _columns_of(metadata: MetaData, name: str) -> tuple[str, ...]:
         for index in table.indexes:
             if index.name == name:
                 return tuple(column.name for column in index.columns)
+    return ()
+
+
+def _unnamed_unique_columns(table: Table, name: str) -> tuple[str, ...]:
+    """Columns of an unnamed unique constraint the server named after its first column.
+
+    MySQL/MariaDB name the index of an unnamed ``UNIQUE`` after its first column.
+    """
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint) and not isinstance(constraint.name, str):
+            columns = tuple(column.name for column in constraint.columns)
+            if columns and columns[0] == name:
+                return columns
     return ()
 
 
