@@ -29,7 +29,9 @@ class Product(Shop):
     price_cents: Mapped[int] = mapped_column(Integer, default=0)
     stock: Mapped[int] = mapped_column(Integer, default=0)
 
-    orders: Mapped[list[Order]] = relationship(back_populates="product")
+    # passive_deletes="all": deleting a product still referenced is refused by the
+    # database (a ForeignKeyViolationError) instead of the ORM nulling orders.product_id
+    orders: Mapped[list[Order]] = relationship(back_populates="product", passive_deletes="all")
 
 
 class Order(Shop):

@@ -123,7 +123,12 @@ def _pg_details(orig: BaseException, kind: type[RepositoryError]) -> Details:
             continue
         columns: tuple[str, ...] = (column,) if column else ()
         detail = getattr(source, "detail", None) or getattr(source, "message_detail", None)
-        if not columns and isinstance(detail, str) and (match := _PG_KEY_COLUMNS.match(detail)):
+        if (
+            not columns
+            and kind is ConflictError
+            and isinstance(detail, str)
+            and (match := _PG_KEY_COLUMNS.match(detail))
+        ):
             columns = tuple(name.strip() for name in match.group(1).split(","))
         return constraint, columns
     return None, ()
@@ -163,25 +168,34 @@ def _mysql_code(orig: BaseException) -> ErrorCode | None:
     return code if isinstance(code, int) else None
 
 
-# The server names constraints only inside its message text.
-_MYSQL_KEY = re.compile(r"for key '(?:[^']*\.)?([^'.]+)'")
+# The server names constraints only inside its message text. Only a duplicate-key
+# message quotes a written value, and it puts the key name last: the key pattern is
+# anchored at the end so a value can never pose as the name.
+_MYSQL_KEY = re.compile(r"for key '(?:[^']*\.)?([^'.]+)'$")
 _MYSQL_CONSTRAINT = re.compile(r"CONSTRAINT `([^`]+)`")
 _MYSQL_FK_COLUMNS = re.compile(r"FOREIGN KEY \(([^)]*)\)")
-_MYSQL_CHECK = re.compile(r"[Cc]heck constraint '([^']+)'")
+_MYSQL_CHECK = re.compile(r"^Check constraint '([^']+)'")
 _MYSQL_COLUMN = re.compile(r"^(?:Column|Field) '([^']+)'")
 
 
 def _mysql_details(orig: BaseException, kind: type[RepositoryError]) -> Details:
     message = str(orig.args[1]) if len(orig.args) > 1 else ""
-    columns: tuple[str, ...] = ()
-    if match := _MYSQL_COLUMN.search(message):
-        return None, (match.group(1),)
-    if fk_columns := _MYSQL_FK_COLUMNS.search(message):
-        columns = tuple(c.strip(" `") for c in fk_columns.group(1).split(","))
-    for pattern in (_MYSQL_KEY, _MYSQL_CONSTRAINT, _MYSQL_CHECK):
-        if match := pattern.search(message):
-            return match.group(1), columns
-    return None, columns
+    if kind is ConflictError:
+        key = _MYSQL_KEY.search(message)
+        return (key.group(1) if key else None), ()
+    if kind is NotNullViolationError:
+        column = _MYSQL_COLUMN.search(message)
+        return None, (column.group(1),) if column else ()
+    if kind is ForeignKeyViolationError:
+        constraint = _MYSQL_CONSTRAINT.search(message)
+        fk_columns = _MYSQL_FK_COLUMNS.search(message)
+        columns = tuple(c.strip(" `") for c in fk_columns.group(1).split(",")) if fk_columns else ()
+        return (constraint.group(1) if constraint else None), columns
+    if kind is CheckViolationError:
+        # MariaDB 4025: "CONSTRAINT `name` failed ..."; MySQL 3819: "Check constraint 'name' ..."
+        found = _MYSQL_CONSTRAINT.search(message) or _MYSQL_CHECK.search(message)
+        return (found.group(1) if found else None), ()
+    return None, ()
 
 
 def _mysql_prepare_url(url: URL) -> URL:

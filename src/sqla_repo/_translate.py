@@ -125,7 +125,8 @@ def _from_dbapi_error(err: exc.DBAPIError, context: ErrorContext) -> RepositoryE
             if backend is not None and orig is not None
             else (None, ())
         )
-        constraint, columns = _resolve_constraint(context.table, found, constraint, columns)
+        table = _written_table(err.statement, context.table)
+        constraint, columns = _resolve_constraint(table, found, constraint, columns)
         return found(constraint=constraint, columns=columns)
     if found is DatabaseUnavailableError:
         return DatabaseUnavailableError(_unavailable_message(context.url))
@@ -141,6 +142,23 @@ def _from_dbapi_error(err: exc.DBAPIError, context: ErrorContext) -> RepositoryE
     code = backend.error_code(orig) if backend is not None and orig is not None else None
     detail = f" (code {code})" if code is not None else ""
     return found(f"database error {type(orig).__name__}{detail}")
+
+
+# The target of the statement SQLAlchemy sent (its own SQL text, never a value).
+_DML_TABLE = re.compile(
+    r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+[`\"]?(\w+)[`\"]?(?:\.[`\"]?(\w+)[`\"]?)?",
+    re.IGNORECASE,
+)
+
+
+def _written_table(statement: str | None, table: Table | None) -> Table | None:
+    """The table the failing statement wrote to (a flush may write several), else ``table``."""
+    if table is None or statement is None or not (match := _DML_TABLE.match(statement)):
+        return table
+    schema, name = (match.group(1), match.group(2)) if match.group(2) else (None, match.group(1))
+    key = f"{schema}.{name}" if schema else name
+    written = table.metadata.tables.get(key)
+    return written if written is not None else table
 
 
 def _resolve_constraint(
