@@ -157,8 +157,12 @@ class Repository(Generic[ModelT, PkT]):
     async def delete(self, pk: PkT, /) -> None:
         """Delete the object with primary key ``pk`` and flush.
 
-        A missing row raises :class:`~sqla_repo.NotFoundError`; a row still referenced
-        raises :class:`~sqla_repo.ForeignKeyViolationError`. Flushes; never commits.
+        A missing row raises :class:`~sqla_repo.NotFoundError`. Relationship cascades
+        apply as mapped: for a one-to-many without a delete cascade SQLAlchemy sets the
+        children's foreign keys to NULL (a :class:`~sqla_repo.NotNullViolationError` when
+        they are NOT NULL); with ``passive_deletes="all"`` the database decides, and a row
+        still referenced raises :class:`~sqla_repo.ForeignKeyViolationError`. Flushes;
+        never commits.
         """
         obj = await self._require(pk)
         with self._translate_errors():
