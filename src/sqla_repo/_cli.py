@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from urllib.parse import unquote
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -53,7 +54,8 @@ async def run_demo(factory: EngineFactory) -> None:
     on the same database.
     """
     engine = factory.create_async_engine()
-    print(f"sqla-repo demo on {factory.url}", file=sys.stderr)
+    # str(URL) hides the password; unquote only makes ":memory:" readable
+    print(f"sqla-repo demo on {unquote(str(factory.url))}", file=sys.stderr)
     try:
         await _prepare(engine)
         await _walk_through(factory, engine)
