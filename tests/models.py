@@ -28,6 +28,8 @@ class Product(Shop):
     name: Mapped[str] = mapped_column(String(100))
     price_cents: Mapped[int] = mapped_column(Integer, default=0)
     stock: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+    status: Mapped[str] = mapped_column(String(10), server_default="new")
 
     # passive_deletes="all": deleting a product still referenced is refused by the
     # database (a ForeignKeyViolationError) instead of the ORM nulling orders.product_id

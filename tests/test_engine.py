@@ -382,3 +382,83 @@ async def test_savepoints_are_transactional(session: AsyncSession) -> None:
         await repo.create({"sku": "inner", "name": "Inner"})
         await nested.rollback()
     assert [p.sku for p in await repo.list()] == ["outer"]
+
+
+@pytest.mark.parametrize("backend", ["mysql"], indirect=True)
+@pytest.mark.parametrize("setting", ["recycle-0", "wait-timeout-1"])
+async def test_mysql_extreme_recycle_settings_still_serve(
+    db_url: URL, engine: AsyncEngine, setting: str
+) -> None:
+    if setting == "recycle-0":
+        factory = EngineFactory(db_url, pool=PoolConfig(recycle=0, pre_ping=False))
+    else:
+        url = db_url.update_query_dict({"init_command": "SET SESSION wait_timeout=1"})
+        factory = EngineFactory(url, pool=PoolConfig(pre_ping=False))
+    engine = factory.create_async_engine()
+    try:
+        for _ in range(3):
+            async with factory.create_sessionmaker(engine)() as session:
+                assert await ProductRepository(session).list() == []
+    finally:
+        await engine.dispose()
+
+
+_SLOW_QUERY = {
+    "postgresql": "SELECT pg_sleep(5)",
+    "mysql": "SELECT SLEEP(5)",
+    "sqlite": (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 8000000) "
+        "SELECT count(*) FROM n"
+    ),
+}
+
+
+async def test_data_survives_a_cancelled_session(
+    sessions: async_sessionmaker[AsyncSession], db_url: URL
+) -> None:
+    async with sessions.begin() as session:
+        await ProductRepository(session).create({"sku": "kept", "name": "Kept"})
+
+    async def slow() -> None:
+        async with sessions() as session:
+            await session.execute(text(_SLOW_QUERY[db_url.get_backend_name()]))
+
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(slow(), timeout=0.3)
+    # the connection may have been discarded; the database (in memory too) is not
+    async with sessions.begin() as session:
+        repo = ProductRepository(session)
+        assert [p.sku for p in await repo.list()] == ["kept"]
+        await repo.create({"sku": "after", "name": "After"})
+    async with sessions() as session:
+        assert await _product_count(session) == 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite-memory"], indirect=True)
+async def test_memory_database_survives_an_invalidated_connection(
+    engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessions.begin() as session:
+        await ProductRepository(session).create({"sku": "kept", "name": "Kept"})
+    async with engine.connect() as connection:
+        await connection.invalidate()  # the pool's one connection is closed for good
+    async with sessions() as session:
+        assert [p.sku for p in await ProductRepository(session).list()] == ["kept"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite-memory"], indirect=True)
+async def test_each_memory_engine_has_its_own_database(factory: EngineFactory) -> None:
+    first, second = factory.create_async_engine(), factory.create_async_engine()
+    try:
+        async with first.begin() as connection:
+            await connection.execute(text("CREATE TABLE only_first (x INTEGER)"))
+        async with second.connect() as connection:
+            tables = await connection.execute(text("SELECT name FROM sqlite_master"))
+            assert "only_first" not in {row[0] for row in tables}
+    finally:
+        await first.dispose()
+        await second.dispose()
+
+
+async def _product_count(session: AsyncSession) -> int:
+    return (await session.execute(select(func.count()).select_from(Product))).scalar_one()

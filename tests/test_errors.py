@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, exc, func, select
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.schema import Table
 
@@ -22,6 +22,7 @@ from sqla_repo import (
     CheckViolationError,
     ConflictError,
     DatabaseUnavailableError,
+    EngineFactory,
     ForeignKeyViolationError,
     IntegrityViolationError,
     InvalidCursorError,
@@ -769,3 +770,47 @@ def test_non_database_errors_are_not_translated() -> None:
     context = ErrorContext(make_url("sqlite+aiosqlite://"))
     assert translate(KeyError("x"), lambda: context) is None
     assert translate(exc.InvalidRequestError("misuse"), lambda: context) is None
+
+
+# --- the other PostgreSQL driver ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_psycopg_errors_are_classified_like_asyncpg(
+    db_url: URL, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    factory = EngineFactory(db_url.set(drivername="postgresql+psycopg"))
+    engine = factory.create_async_engine()
+    try:
+        async with factory.create_sessionmaker(engine)() as session:
+            users = UserRepository(session)
+            await users.create({"email": "ada@example.com"})
+            await session.commit()
+            with pytest.raises(ConflictError) as conflict:
+                await users.create({"email": "ada@example.com"})
+            assert (conflict.value.constraint, conflict.value.columns) == (
+                "uq_users_email",
+                ("email",),
+            )
+            await session.rollback()
+            with pytest.raises(ForeignKeyViolationError) as foreign_key:
+                await OrderRepository(session).create({"product_id": 999, "quantity": 1})
+            assert (foreign_key.value.constraint, foreign_key.value.columns) == (
+                "fk_orders_product_id_products",
+                ("product_id",),
+            )
+            await session.rollback()
+            with pytest.raises(NotNullViolationError) as not_null:
+                await ProductRepository(session).create({"sku": "n", "name": None})
+            assert not_null.value.columns == ("name",)
+            await session.rollback()
+            with pytest.raises(CheckViolationError) as check:
+                await ProductRepository(session).create(
+                    {"sku": "c", "name": "C", "price_cents": -1}
+                )
+            assert check.value.constraint == "ck_products_price_cents_non_negative"
+            await session.rollback()
+    finally:
+        await engine.dispose()
+    async with sessions() as session:
+        assert [u.email for u in await UserRepository(session).list()] == ["ada@example.com"]

@@ -38,18 +38,6 @@ def test_all_is_pinned_and_sorted() -> None:
         assert getattr(sqla_repo, name) is not None
 
 
-def test_error_hierarchy() -> None:
-    errors = sqla_repo
-    for name in PUBLIC:
-        if name.endswith("Error") and name != "RepositoryError":
-            assert issubclass(getattr(errors, name), errors.RepositoryError), name
-    assert issubclass(errors.NotFoundError, LookupError)
-    assert issubclass(errors.InvalidFieldError, ValueError)
-    assert issubclass(errors.InvalidCursorError, ValueError)
-    for name in ("Conflict", "ForeignKeyViolation", "NotNullViolation", "CheckViolation"):
-        assert issubclass(getattr(errors, f"{name}Error"), errors.IntegrityViolationError)
-
-
 def test_import_loads_no_driver() -> None:
     modules = "('asyncpg', 'aiomysql', 'aiosqlite', 'pytest')"
     code = f"import sys, sqla_repo; print(sorted(m for m in {modules} if m in sys.modules))"

@@ -224,6 +224,22 @@ async def test_list_order_by(
     assert [p.sku for p in listed] == expected
 
 
+async def test_list_filters_on_a_boolean_column(
+    session: AsyncSession, catalog: list[Product]
+) -> None:
+    repo = ProductRepository(session)
+    await repo.update(catalog[0].id, active=False)
+    assert sorted(p.sku for p in await repo.list(Product.active)) == ["a", "b", "d"]
+    assert [p.sku for p in await repo.list(~Product.active)] == ["c"]
+
+
+async def test_list_orders_by_expressions_over_its_own_columns(
+    session: AsyncSession, catalog: list[Product]
+) -> None:
+    listed = await ProductRepository(session).list(order_by=[func.lower(Product.name).desc()])
+    assert [p.sku for p in listed] == ["d", "c", "b", "a"]
+
+
 async def test_list_limit_and_offset(session: AsyncSession, catalog: list[Product]) -> None:
     repo = ProductRepository(session)
     assert [p.sku for p in await repo.list(order_by="sku", limit=2)] == ["a", "b"]
@@ -241,10 +257,22 @@ async def test_list_limit_and_offset(session: AsyncSession, catalog: list[Produc
         "sku; DROP TABLE products",
         "sku DESC",
         Order.quantity,  # another model's column
+        Order.quantity.desc(),
+        [Product.sku, func.lower(Order.product_id.cast(String))],
         Product.orders,
         42,
     ],
-    ids=["unknown", "relationship", "injection", "sql-text", "other-model", "rel-attr", "int"],
+    ids=[
+        "unknown",
+        "relationship",
+        "injection",
+        "sql-text",
+        "other-model",
+        "other-model-desc",
+        "other-model-expression",
+        "rel-attr",
+        "int",
+    ],
 )
 async def test_list_rejects_bad_order_keys_before_sql(
     session: AsyncSession, catalog: list[Product], statements: list[str], order_by: Any
@@ -283,6 +311,27 @@ async def test_create_from_instance_and_mapping(
     async with sessions() as session:
         rows = (await session.execute(select(Product.sku, Product.stock).order_by("sku"))).all()
     assert [tuple(r) for r in rows] == [("i", 0), ("m", 3)]
+
+
+async def test_create_loads_server_defaults(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions.begin() as session:
+        product = await ProductRepository(session).create({"sku": "s", "name": "Server"})
+    # loaded during create: reading it now needs no IO (a lazy load would fail here)
+    assert product.status == "new"
+
+
+async def test_update_with_a_sql_expression_loads_the_result(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions.begin() as session:
+        product = await ProductRepository(session).create({"sku": "e", "name": "E", "stock": 5})
+    async with sessions.begin() as session:
+        updated = await ProductRepository(session).update(product.id, stock=Product.stock - 2)
+    assert updated.stock == 3
+    async with sessions() as session:
+        assert (await session.execute(select(Product.stock))).scalar_one() == 3
 
 
 async def test_create_with_a_natural_key(session: AsyncSession) -> None:

@@ -8,10 +8,13 @@ codes map onto :mod:`sqla_repo._errors`. Adding a backend is adding a row.
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
+import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, exc, pool
 from sqlalchemy.engine import URL, Connection, Engine
@@ -28,25 +31,26 @@ from ._errors import (
     SerializationError,
 )
 
+if TYPE_CHECKING:
+    from ._engine import PoolConfig
+
 ErrorCode = str | int
 Details = tuple[str | None, tuple[str, ...]]
 
 # MySQL/MariaDB close connections idle longer than wait_timeout (28800 s by
 # default); recycling well below it avoids "server has gone away" (2006/2013).
 MYSQL_RECYCLE_CAP = 3600
-_CONNECTED_AT = "sqla_repo.connected_at"
-_RECYCLE_LIMIT = "sqla_repo.recycle_limit"
+_RETIRE_AT = "sqla_repo.retire_at"
 
 
 @dataclass(frozen=True, slots=True)
-class PoolSettings:
-    """The validated pool numbers a backend receives (a plain mirror of ``PoolConfig``)."""
+class EngineSetup:
+    """How one engine is built for a backend: its options, and what to add once it exists."""
 
-    size: int
-    max_overflow: int
-    timeout: float
-    recycle: int
-    pre_ping: bool
+    options: dict[str, Any]
+    """Keyword arguments for ``create_async_engine`` (pool class and sizes...)."""
+    install: Callable[[Engine], None] = field(default=lambda engine: None)
+    """Adds the connection set-up events to the freshly created (sync) engine."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +61,15 @@ class Backend:
     """SQLAlchemy's backend name, as in ``URL.get_backend_name()``."""
     drivers: Mapping[str, str]
     """Async driver name -> the extra that installs it."""
-    engine_options: Callable[[URL, PoolSettings], dict[str, Any]]
-    """Keyword arguments for ``create_async_engine`` (pool class and sizes)."""
-    install_hooks: Callable[[Engine, URL, PoolSettings], None]
-    """Adds the connection set-up events to a freshly created engine."""
+    setup: Callable[[URL, PoolConfig], EngineSetup]
+    """The engine options and connection set-up for a URL and pool settings."""
     error_code: Callable[[BaseException], ErrorCode | None]
+    """The driver error's code: SQLSTATE, MySQL errno, SQLite extended result code."""
     error_classes: Mapping[ErrorCode, type[RepositoryError]]
     error_details: Callable[[BaseException, type[RepositoryError]], Details]
+    """The constraint name and columns the backend reports for an integrity error."""
+    code_family: Callable[[ErrorCode], ErrorCode | None] = field(default=lambda code: None)
+    """A broader code to look up when the exact one is not in ``error_classes``."""
     aliases: tuple[str, ...] = field(default=())
     prepare_url: Callable[[URL], URL] = field(default=lambda url: url)
 
@@ -73,29 +79,27 @@ class Backend:
         if code is None:
             return None
         found = self.error_classes.get(code)
-        if found is None and isinstance(code, str):
-            found = self.error_classes.get(code[:2])  # SQLSTATE class, e.g. "08"
-        if found is None and isinstance(code, int) and self.name == "sqlite":
-            found = self.error_classes.get(code & 0xFF)  # primary result code
+        if found is None and (family := self.code_family(code)) is not None:
+            found = self.error_classes.get(family)
         return found
 
 
 # --- shared pieces ---------------------------------------------------------
 
 
-def _queue_pool_options(url: URL, settings: PoolSettings) -> dict[str, Any]:
+def _queue_pool_options(config: PoolConfig) -> dict[str, Any]:
     return {
         "poolclass": pool.AsyncAdaptedQueuePool,
-        "pool_size": settings.size,
-        "max_overflow": settings.max_overflow,
-        "pool_timeout": settings.timeout,
-        "pool_recycle": settings.recycle,
-        "pool_pre_ping": settings.pre_ping,
+        "pool_size": config.size,
+        "max_overflow": config.max_overflow,
+        "pool_timeout": config.timeout,
+        "pool_recycle": config.recycle,
+        "pool_pre_ping": config.pre_ping,
     }
 
 
-def _no_hooks(engine: Engine, url: URL, settings: PoolSettings) -> None:
-    return None
+def _queue_pool_setup(url: URL, config: PoolConfig) -> EngineSetup:
+    return EngineSetup(_queue_pool_options(config))
 
 
 # --- PostgreSQL ------------------------------------------------------------
@@ -134,12 +138,16 @@ def _pg_details(orig: BaseException, kind: type[RepositoryError]) -> Details:
     return None, ()
 
 
+def _sqlstate_class(code: ErrorCode) -> ErrorCode | None:
+    return code[:2] if isinstance(code, str) else None  # e.g. "08": connection exception
+
+
 POSTGRESQL = Backend(
     name="postgresql",
     drivers={"asyncpg": "postgres", "psycopg": "postgres"},
-    engine_options=_queue_pool_options,
-    install_hooks=_no_hooks,
+    setup=_queue_pool_setup,
     error_code=_pg_code,
+    code_family=_sqlstate_class,
     error_classes={
         "23505": ConflictError,
         "23503": ForeignKeyViolationError,
@@ -204,54 +212,44 @@ def _mysql_prepare_url(url: URL) -> URL:
     return url.update_query_dict({"charset": "utf8mb4"})
 
 
-def _mysql_pool_options(url: URL, settings: PoolSettings) -> dict[str, Any]:
-    options = _queue_pool_options(url, settings)
-    recycle = settings.recycle
-    options["pool_recycle"] = MYSQL_RECYCLE_CAP if recycle < 0 else min(recycle, MYSQL_RECYCLE_CAP)
-    return options
+def _mysql_setup(url: URL, config: PoolConfig) -> EngineSetup:
+    options = _queue_pool_options(config)
+    recycle = MYSQL_RECYCLE_CAP if config.recycle < 0 else min(config.recycle, MYSQL_RECYCLE_CAP)
+    options["pool_recycle"] = recycle
 
+    def install(engine: Engine) -> None:
+        # pool_recycle is fixed when the engine is built, but a server may close idle
+        # connections sooner: read its wait_timeout on each new connection and retire
+        # the connection at checkout before the server would close it.
+        @event.listens_for(engine, "connect")
+        def _read_wait_timeout(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT @@SESSION.wait_timeout")
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+            wait_timeout = float(row[0]) if row else 0.0
+            if wait_timeout > 0:
+                limit = wait_timeout - min(60.0, wait_timeout / 10)
+                if recycle < 0 or limit < recycle:
+                    record.info[_RETIRE_AT] = time.monotonic() + limit
 
-def _mysql_hooks(engine: Engine, url: URL, settings: PoolSettings) -> None:
-    recycle = _mysql_pool_options(url, settings)["pool_recycle"]
+        @event.listens_for(engine, "checkout")
+        def _retire_old(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+            retire_at = record.info.get(_RETIRE_AT)
+            if retire_at is not None and time.monotonic() >= retire_at:
+                # The pool discards this connection and retries with a new one.
+                raise exc.DisconnectionError("connection is older than the server's wait_timeout")
 
-    # pool_recycle is fixed when the engine is built, but a server may close idle
-    # connections sooner than the cap: read its wait_timeout on each new
-    # connection and retire the connection before the server would.
-    @event.listens_for(engine, "connect")
-    def _read_wait_timeout(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("SELECT @@SESSION.wait_timeout")
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-        wait_timeout = int(row[0]) if row else 0
-        limit = float(recycle)
-        if wait_timeout > 0:
-            margin = max(1, min(60, wait_timeout // 10))
-            limit = min(limit, float(wait_timeout - margin))
-        record.info[_CONNECTED_AT] = time.monotonic()
-        record.info[_RECYCLE_LIMIT] = limit
-
-    @event.listens_for(engine, "checkout")
-    def _retire_old(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
-        connected_at = record.info.get(_CONNECTED_AT)
-        limit = record.info.get(_RECYCLE_LIMIT)
-        if (
-            connected_at is not None
-            and limit is not None
-            and time.monotonic() - connected_at >= limit
-        ):
-            # The pool discards this connection and retries with a new one.
-            raise exc.DisconnectionError("connection is older than the server's wait_timeout")
+    return EngineSetup(options, install)
 
 
 MYSQL = Backend(
     name="mysql",
     aliases=("mariadb",),
     drivers={"aiomysql": "mysql"},
-    engine_options=_mysql_pool_options,
-    install_hooks=_mysql_hooks,
+    setup=_mysql_setup,
     prepare_url=_mysql_prepare_url,
     error_code=_mysql_code,
     error_classes={
@@ -312,52 +310,91 @@ def _sqlite_details(orig: BaseException, kind: type[RepositoryError]) -> Details
     return None, tuple(part.strip().rpartition(".")[2] for part in named.split(","))
 
 
-def _sqlite_pool_options(url: URL, settings: PoolSettings) -> dict[str, Any]:
+class _MemoryDatabase:
+    """A named in-memory database that outlives any one connection to it.
+
+    SQLite drops a memory database with its last connection, so a pooled connection
+    that is invalidated (a cancelled task, an error) would take every table with it.
+    Connections go to a named shared-cache database instead, and one extra idle
+    connection holds it open until the engine is disposed or collected.
+    """
+
+    def __init__(self) -> None:
+        self.uri = f"file:sqla_repo_{uuid.uuid4().hex}?mode=memory&cache=shared"
+        self._keeper: sqlite3.Connection | None = None
+
+    async def connect(self) -> Any:
+        import aiosqlite  # the driver is optional: imported only when connecting
+
+        if self._keeper is None:
+            self._keeper = sqlite3.connect(self.uri, uri=True, check_same_thread=False)
+        return await aiosqlite.connect(self.uri, uri=True)
+
+    def close(self) -> None:
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.close()
+
+
+def _sqlite_setup(url: URL, config: PoolConfig) -> EngineSetup:
     if not is_memory_database(url):
-        return _queue_pool_options(url, settings)
-    # An in-memory database lives and dies with its one connection: a pool of
-    # exactly one connection, never recycled, makes it one database for every
-    # session and makes concurrent sessions wait their turn instead of
-    # interleaving their transactions on a shared connection.
-    return {
+        return EngineSetup(_queue_pool_options(config), _sqlite_hooks(file_database=True))
+    database = _MemoryDatabase()
+    # One connection at a time: concurrent sessions wait their turn instead of
+    # interleaving their transactions on a shared connection (which loses writes).
+    options = {
         "poolclass": pool.AsyncAdaptedQueuePool,
         "pool_size": 1,
         "max_overflow": 0,
-        "pool_timeout": settings.timeout,
+        "pool_timeout": config.timeout,
         "pool_recycle": -1,
         "pool_pre_ping": False,
+        "async_creator": database.connect,
     }
+    install_pragmas = _sqlite_hooks(file_database=False)
+
+    def install(engine: Engine) -> None:
+        install_pragmas(engine)
+        event.listen(engine, "engine_disposed", lambda _: database.close())
+        weakref.finalize(engine, database.close)
+
+    return EngineSetup(options, install)
 
 
-def _sqlite_hooks(engine: Engine, url: URL, settings: PoolSettings) -> None:
-    file_database = not is_memory_database(url)
+def _sqlite_hooks(*, file_database: bool) -> Callable[[Engine], None]:
+    def install(engine: Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+            # Turn off the sqlite3 module's own transaction handling so that
+            # SQLAlchemy's BEGIN (below) starts every transaction: savepoints and
+            # DDL then take part in the enclosing transaction.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("PRAGMA foreign_keys=ON")
+                if file_database:
+                    cursor.execute("PRAGMA journal_mode=WAL")
+            finally:
+                cursor.close()
 
-    @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-        # Turn off the sqlite3 module's own transaction handling so that
-        # SQLAlchemy's BEGIN (below) starts every transaction: savepoints and
-        # DDL then take part in the enclosing transaction.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA foreign_keys=ON")
-            if file_database:
-                cursor.execute("PRAGMA journal_mode=WAL")
-        finally:
-            cursor.close()
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                connection.exec_driver_sql("BEGIN")
 
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            connection.exec_driver_sql("BEGIN")
+    return install
+
+
+def _sqlite_primary_code(code: ErrorCode) -> ErrorCode | None:
+    return code & 0xFF if isinstance(code, int) else None  # SQLITE_BUSY_SNAPSHOT -> SQLITE_BUSY
 
 
 SQLITE = Backend(
     name="sqlite",
     drivers={"aiosqlite": "sqlite"},
-    engine_options=_sqlite_pool_options,
-    install_hooks=_sqlite_hooks,
+    setup=_sqlite_setup,
     error_code=_sqlite_code,
+    code_family=_sqlite_primary_code,
     error_classes={
         2067: ConflictError,  # SQLITE_CONSTRAINT_UNIQUE
         1555: ConflictError,  # SQLITE_CONSTRAINT_PRIMARYKEY

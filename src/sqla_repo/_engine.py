@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from ._backends import SUPPORTED_URLS, Backend, PoolSettings, find_backend
+from ._backends import SUPPORTED_URLS, Backend, find_backend
 
 __all__ = ["EngineFactory", "PoolConfig"]
 
@@ -119,14 +119,14 @@ class EngineFactory:
                 f"the {driver} driver is not installed: pip install 'sqla-repo[{extra}]'",
                 name=driver,
             )
-        settings = PoolSettings(**self._pool.model_dump())
+        setup = self._backend.setup(self._url, self._pool)
         engine = create_async_engine(
             self._backend.prepare_url(self._url),
             echo=self._echo,
             hide_parameters=self._hide_parameters,
-            **self._backend.engine_options(self._url, settings),
+            **setup.options,
         )
-        self._backend.install_hooks(engine.sync_engine, self._url, settings)
+        setup.install(engine.sync_engine)
         return engine
 
     def create_sessionmaker(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -7,7 +7,7 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, cast
 
-from sqlalchemy import ColumnElement, inspect, select
+from sqlalchemy import SQLColumnExpression, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper
 from typing_extensions import TypeVar
@@ -96,7 +96,7 @@ class Repository(Generic[ModelT, PkT]):
 
     async def list(
         self,
-        *where: ColumnElement[bool],
+        *where: SQLColumnExpression[bool],
         order_by: OrderBy | None = None,
         limit: int | None = None,
         offset: int = 0,
@@ -122,7 +122,8 @@ class Repository(Generic[ModelT, PkT]):
     async def create(self, obj_or_mapping: ModelT | Mapping[str, Any], /) -> ModelT:
         """Add a model instance, or one built from a mapping of field names, and flush.
 
-        The returned object has its primary key and server defaults set. Unknown
+        The returned object has its primary key and server defaults loaded (one more
+        SELECT only where the backend cannot return them with the INSERT). Unknown
         field names raise :class:`~sqla_repo.InvalidFieldError` before any SQL; a
         constraint violation raises an :class:`~sqla_repo.IntegrityViolationError`
         subclass. Flushes; never commits.
@@ -130,6 +131,7 @@ class Repository(Generic[ModelT, PkT]):
         obj = self._instance(obj_or_mapping)
         self._session.add(obj)
         await self._flush()
+        await self._load_expired(obj)
         return obj
 
     async def update(
@@ -137,10 +139,12 @@ class Repository(Generic[ModelT, PkT]):
     ) -> ModelT:
         """Set fields of the object with primary key ``pk`` and flush; return it.
 
-        ``changes`` and ``fields`` are merged (``fields`` win). Unknown fields and any
-        primary-key field raise :class:`~sqla_repo.InvalidFieldError` before any SQL; a
-        missing row raises :class:`~sqla_repo.NotFoundError`. One SELECT (unless the
-        object is in the session) and one UPDATE. Flushes; never commits.
+        ``changes`` and ``fields`` are merged (``fields`` win); a value may be a SQL
+        expression (``stock=Product.stock - 1``), loaded back after the flush. Unknown
+        fields and any primary-key field raise :class:`~sqla_repo.InvalidFieldError`
+        before any SQL; a missing row raises :class:`~sqla_repo.NotFoundError`. One
+        SELECT (unless the object is in the session) and one UPDATE. Flushes; never
+        commits.
         """
         if changes is not None and not isinstance(changes, Mapping):
             raise TypeError(
@@ -152,6 +156,7 @@ class Repository(Generic[ModelT, PkT]):
         for name, value in values.items():
             setattr(obj, name, value)
         await self._flush()
+        await self._load_expired(obj)
         return obj
 
     async def delete(self, pk: PkT, /) -> None:
@@ -174,6 +179,15 @@ class Repository(Generic[ModelT, PkT]):
         if obj is None:
             raise NotFoundError(f"{self._mapper.class_.__name__} with primary key {pk!r} not found")
         return obj
+
+    async def _load_expired(self, obj: ModelT) -> None:
+        # Values the database computed and the flush could not bring back (server
+        # defaults without RETURNING, SQL expressions assigned to fields) are expired;
+        # load them now, since a lazy load on attribute access fails under asyncio.
+        expired = inspect(obj).expired_attributes
+        if expired:
+            with self._translate_errors():
+                await self._session.refresh(obj, attribute_names=expired)
 
     async def _flush(self) -> None:
         with self._translate_errors():

@@ -5,12 +5,12 @@ Nothing here touches a session or a database, so every check runs before any SQL
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeAlias
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import Column, ColumnElement
 from sqlalchemy.orm import ColumnProperty, Mapper, QueryableAttribute, RelationshipProperty
+from sqlalchemy.sql import visitors
 
 from ._errors import InvalidFieldError
 
@@ -20,7 +20,6 @@ OrderKey: TypeAlias = "str | QueryableAttribute[Any] | ColumnElement[Any]"
 OrderBy: TypeAlias = "OrderKey | Sequence[OrderKey]"
 
 
-@functools.cache
 def primary_key_fields(mapper: Mapper[Any]) -> tuple[str, ...]:
     """Attribute names of the primary-key columns, in key order (fixed once mapped)."""
     return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
@@ -81,6 +80,15 @@ def _order_clause(mapper: Mapper[Any], key: object) -> ColumnElement[Any]:
             raise InvalidFieldError(f"cannot order {model} by {key}: not a column of {model}")
         return key.asc()
     if isinstance(key, ColumnElement):
+        # an expression (``Model.col.desc()``, ``func.lower(Model.col)``) may only
+        # read the model's own tables; another table would join it in silently
+        tables = set(mapper.tables)
+        for element in visitors.iterate(key):
+            if isinstance(element, Column) and element.table not in tables:
+                raise InvalidFieldError(
+                    f"cannot order {model} by {element.table.name}.{element.name}: "
+                    f"not a column of {model}"
+                )
         return key
     raise InvalidFieldError(f"cannot order {model} by a {type(key).__name__}")
 
