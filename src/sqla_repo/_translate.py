@@ -48,19 +48,23 @@ _IDENTIFIER = re.compile(r"^\w+$")
 class ErrorContext:
     """What the boundary needs to know to translate an error well."""
 
-    url: URL
+    url: URL | None
     pool: Pool | None = None
     table: Table | None = None
 
     @property
     def backend(self) -> Backend | None:
-        return find_backend(self.url.get_backend_name())
+        return find_backend(self.url.get_backend_name()) if self.url is not None else None
 
     @classmethod
     def of_session(cls, session: AsyncSession, mapper: Mapper[Any] | None = None) -> ErrorContext:
-        engine = session.get_bind(mapper).engine
         table = mapper.local_table if mapper is not None else None
-        return cls(engine.url, engine.pool, table if isinstance(table, Table) else None)
+        table = table if isinstance(table, Table) else None
+        try:
+            engine = session.get_bind(mapper).engine
+        except exc.UnboundExecutionError:  # never hide the error being translated
+            return cls(None, None, table)
+        return cls(engine.url, engine.pool, table)
 
 
 class translate_errors:  # noqa: N801 - used like a function: ``with translate_errors(...):``
@@ -239,7 +243,9 @@ def _pool_timeout_message(pool: Pool | None) -> str:
     return "no connection became available within the pool's timeout"
 
 
-def _unavailable_message(url: URL) -> str:
+def _unavailable_message(url: URL | None) -> str:
+    if url is None:
+        return "the database is unavailable (connection refused or lost)"
     if url.get_backend_name() == "sqlite":
         return f"database {url.database or ':memory:'!r} is unavailable"
     port = f":{url.port}" if url.port is not None else ""
