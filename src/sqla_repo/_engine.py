@@ -17,8 +17,6 @@ from sqlalchemy.ext.asyncio import (
 
 from ._backends import SUPPORTED_URLS, Backend, find_backend
 
-__all__ = ["EngineFactory", "PoolConfig"]
-
 
 class PoolConfig(BaseModel):
     """Connection-pool settings, validated when built.

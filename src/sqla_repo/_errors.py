@@ -8,23 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = [
-    "CheckViolationError",
-    "ConflictError",
-    "DatabaseUnavailableError",
-    "ForeignKeyViolationError",
-    "IntegrityViolationError",
-    "InvalidCursorError",
-    "InvalidFieldError",
-    "NotFoundError",
-    "NotLoadedError",
-    "NotNullViolationError",
-    "PoolTimeoutError",
-    "RepositoryError",
-    "SerializationError",
-    "StaleDataError",
-]
-
 
 class RepositoryError(Exception):
     """Base class of every error a repository raises."""

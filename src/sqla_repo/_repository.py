@@ -17,8 +17,6 @@ from ._models import User
 from ._statements import OrderBy, check_fields, check_window, order_clauses
 from ._translate import translate_errors
 
-__all__ = ["Repository", "UserRepository"]
-
 ModelT = TypeVar("ModelT")
 PkT = TypeVar("PkT", default=Any)
 
