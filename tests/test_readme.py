@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mypy.api
 import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -30,3 +31,16 @@ def test_readme_example_runs(source: str, tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_readme_examples_pass_mypy_strict(tmp_path: Path) -> None:
+    paths = []
+    for index, source in enumerate(BLOCKS):
+        path = tmp_path / f"readme_example_{index}.py"
+        path.write_text(source, encoding="utf-8")
+        paths.append(str(path))
+    config = README.parent / "mypy.ini"
+    stdout, stderr, status = mypy.api.run(
+        ["--config-file", str(config), "--strict", "--cache-dir", str(tmp_path / "cache"), *paths]
+    )
+    assert status == 0, stdout + stderr
