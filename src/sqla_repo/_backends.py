@@ -232,7 +232,7 @@ def _mysql_setup(url: URL, config: PoolConfig) -> EngineSetup:
             wait_timeout = float(row[0]) if row else 0.0
             if wait_timeout > 0:
                 limit = wait_timeout - min(60.0, wait_timeout / 10)
-                if recycle < 0 or limit < recycle:
+                if limit < recycle:
                     record.info[_RETIRE_AT] = time.monotonic() + limit
 
         @event.listens_for(engine, "checkout")

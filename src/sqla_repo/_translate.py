@@ -184,7 +184,7 @@ def _resolve_constraint(
     if constraint is not None and not columns:
         columns = _columns_of(metadata, constraint) or _unnamed_unique_columns(table, constraint)
     if constraint is None and columns and kind is ConflictError:
-        constraint = _unique_named_by_columns(table, metadata, columns)
+        constraint = _unique_named_by_columns(table, columns)
     return constraint, columns
 
 
@@ -212,25 +212,19 @@ def _unnamed_unique_columns(table: Table, name: str) -> tuple[str, ...]:
     return ()
 
 
-def _unique_named_by_columns(
-    table: Table, metadata: MetaData, columns: tuple[str, ...]
-) -> str | None:
+def _unique_named_by_columns(table: Table, columns: tuple[str, ...]) -> str | None:
+    """The name of the primary key, unique constraint or unique index over exactly ``columns``."""
     wanted = set(columns)
-    tables = [table, *(t for t in metadata.tables.values() if t is not table)]
-    for candidate_table in tables:
-        if not wanted <= set(candidate_table.columns.keys()):
-            continue
-        candidates: list[PrimaryKeyConstraint | UniqueConstraint | Index] = [
-            candidate_table.primary_key,
-            *(c for c in candidate_table.constraints if isinstance(c, UniqueConstraint)),
-            *(i for i in candidate_table.indexes if i.unique),
-        ]
-        for candidate in candidates:
-            if {column.name for column in candidate.columns} == wanted and isinstance(
-                candidate.name, str
-            ):
-                return candidate.name
-        return None
+    candidates: list[PrimaryKeyConstraint | UniqueConstraint | Index] = [
+        table.primary_key,
+        *(c for c in table.constraints if isinstance(c, UniqueConstraint)),
+        *(i for i in table.indexes if i.unique),
+    ]
+    for candidate in candidates:
+        if {column.name for column in candidate.columns} == wanted and isinstance(
+            candidate.name, str
+        ):
+            return candidate.name
     return None
 
 
