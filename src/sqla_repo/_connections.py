@@ -1,0 +1,174 @@
+"""How engines are built per backend: pool options and what runs on each new connection.
+
+The rows of :mod:`sqla_repo._backends` point here for their ``setup``; nothing in
+this module knows about repositories or errors.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+import uuid
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event, exc, pool
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+if TYPE_CHECKING:
+    from ._engine import PoolConfig
+
+# MySQL/MariaDB close connections idle longer than wait_timeout (28800 s by
+# default); recycling well below it avoids "server has gone away" (2006/2013).
+MYSQL_RECYCLE_CAP = 3600
+_RETIRE_AT = "sqla_repo.retire_at"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSetup:
+    """How one engine is built for a backend: its options, and what to add once it exists."""
+
+    options: dict[str, Any]
+    """Keyword arguments for ``create_async_engine`` (pool class and sizes...)."""
+    install: Callable[[Engine], None] = field(default=lambda engine: None)
+    """Adds the connection set-up events to the freshly created (sync) engine."""
+
+
+def queue_pool_options(config: PoolConfig) -> dict[str, Any]:
+    return {
+        "poolclass": pool.AsyncAdaptedQueuePool,
+        "pool_size": config.size,
+        "max_overflow": config.max_overflow,
+        "pool_timeout": config.timeout,
+        "pool_recycle": config.recycle,
+        "pool_pre_ping": config.pre_ping,
+    }
+
+
+def queue_pool_setup(url: URL, config: PoolConfig) -> EngineSetup:
+    return EngineSetup(queue_pool_options(config))
+
+
+def mysql_prepare_url(url: URL) -> URL:
+    if "charset" in url.query:
+        return url
+    return url.update_query_dict({"charset": "utf8mb4"})
+
+
+def mysql_setup(url: URL, config: PoolConfig) -> EngineSetup:
+    options = queue_pool_options(config)
+    recycle = MYSQL_RECYCLE_CAP if config.recycle < 0 else min(config.recycle, MYSQL_RECYCLE_CAP)
+    options["pool_recycle"] = recycle
+
+    def install(engine: Engine) -> None:
+        # pool_recycle is fixed when the engine is built, but a server may close idle
+        # connections sooner: read its wait_timeout on each new connection and retire
+        # the connection at checkout before the server would close it.
+        @event.listens_for(engine, "connect")
+        def _read_wait_timeout(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SELECT @@SESSION.wait_timeout")
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+            wait_timeout = float(row[0]) if row else 0.0
+            if wait_timeout > 0:
+                limit = wait_timeout - min(60.0, wait_timeout / 10)
+                if limit < recycle:
+                    record.info[_RETIRE_AT] = time.monotonic() + limit
+
+        @event.listens_for(engine, "checkout")
+        def _retire_old(dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any) -> None:
+            retire_at = record.info.get(_RETIRE_AT)
+            if retire_at is not None and time.monotonic() >= retire_at:
+                # The pool discards this connection and retries with a new one.
+                raise exc.DisconnectionError("connection is older than the server's wait_timeout")
+
+    return EngineSetup(options, install)
+
+
+def is_memory_database(url: URL) -> bool:
+    """Whether a SQLite URL names an in-memory database (every spelling SQLite accepts)."""
+    database = url.database or ""
+    return (
+        database in ("", ":memory:") or ":memory:" in database or url.query.get("mode") == "memory"
+    )
+
+
+class _MemoryDatabase:
+    """A named in-memory database that outlives any one connection to it.
+
+    SQLite drops a memory database with its last connection, so a pooled connection
+    that is invalidated (a cancelled task, an error) would take every table with it.
+    Connections go to a named shared-cache database instead, and one extra idle
+    connection holds it open until the engine is disposed or collected.
+    """
+
+    def __init__(self) -> None:
+        self.uri = f"file:sqla_repo_{uuid.uuid4().hex}?mode=memory&cache=shared"
+        self._keeper: sqlite3.Connection | None = None
+
+    async def connect(self) -> Any:
+        import aiosqlite  # the driver is optional: imported only when connecting
+
+        if self._keeper is None:
+            self._keeper = sqlite3.connect(self.uri, uri=True, check_same_thread=False)
+        return await aiosqlite.connect(self.uri, uri=True)
+
+    def close(self) -> None:
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.close()
+
+
+def sqlite_setup(url: URL, config: PoolConfig) -> EngineSetup:
+    if not is_memory_database(url):
+        return EngineSetup(queue_pool_options(config), _sqlite_hooks(file_database=True))
+    database = _MemoryDatabase()
+    # One connection at a time: concurrent sessions wait their turn instead of
+    # interleaving their transactions on a shared connection (which loses writes).
+    options = {
+        "poolclass": pool.AsyncAdaptedQueuePool,
+        "pool_size": 1,
+        "max_overflow": 0,
+        "pool_timeout": config.timeout,
+        "pool_recycle": -1,
+        "pool_pre_ping": False,
+        "async_creator": database.connect,
+    }
+    install_pragmas = _sqlite_hooks(file_database=False)
+
+    def install(engine: Engine) -> None:
+        install_pragmas(engine)
+        event.listen(engine, "engine_disposed", lambda _: database.close())
+        weakref.finalize(engine, database.close)
+
+    return EngineSetup(options, install)
+
+
+def _sqlite_hooks(*, file_database: bool) -> Callable[[Engine], None]:
+    def install(engine: Engine) -> None:
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+            # Turn off the sqlite3 module's own transaction handling so that
+            # SQLAlchemy's BEGIN (below) starts every transaction: savepoints and
+            # DDL then take part in the enclosing transaction.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("PRAGMA foreign_keys=ON")
+                if file_database:
+                    cursor.execute("PRAGMA journal_mode=WAL")
+            finally:
+                cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                connection.exec_driver_sql("BEGIN")
+
+    return install
