@@ -226,7 +226,7 @@ class _PurgingProductRepository(ProductRepository):
     """A custom statement in a repository subclass, under the repository's translation."""
 
     async def purge(self, pk: int) -> None:
-        with self._translate_errors():
+        with self.translate_errors():
             await self.session.execute(delete(Product).where(Product.id == pk))
 
 

@@ -19,22 +19,28 @@ from ._errors import (
     SerializationError,
     StaleDataError,
 )
-from ._models import Base, User
+from ._models import NAMING_CONVENTION, Base, User
+from ._ordering import OrderBy
+from ._pagination import CursorPage, Page
 from ._repository import Repository, UserRepository
 
 __all__ = [
     "Base",
     "CheckViolationError",
     "ConflictError",
+    "CursorPage",
     "DatabaseUnavailableError",
     "EngineFactory",
     "ForeignKeyViolationError",
     "IntegrityViolationError",
     "InvalidCursorError",
     "InvalidFieldError",
+    "NAMING_CONVENTION",
     "NotFoundError",
     "NotLoadedError",
     "NotNullViolationError",
+    "OrderBy",
+    "Page",
     "PoolConfig",
     "PoolTimeoutError",
     "Repository",

@@ -31,6 +31,12 @@ from ._errors import (
     RepositoryError,
     SerializationError,
 )
+from ._upsert import (
+    ON_CONFLICT_POSTGRESQL,
+    ON_CONFLICT_SQLITE,
+    ON_DUPLICATE_KEY,
+    ConflictStatements,
+)
 
 if TYPE_CHECKING:
     from ._engine import PoolConfig
@@ -54,6 +60,15 @@ class Backend:
     error_classes: Mapping[ErrorCode, type[RepositoryError]]
     error_details: Callable[[BaseException, type[RepositoryError]], Details]
     """The constraint name and columns the backend reports for an integrity error."""
+    conflicts: ConflictStatements
+    """Its native upsert and insert-if-absent statements."""
+    max_bind_params: int
+    """The most bound parameters one statement may carry (the strictest of its drivers)."""
+    nulls_low: bool
+    """Whether ``ORDER BY col`` puts NULLs first (NULL sorts below every value)."""
+    interleaved_cursors: bool
+    """Whether other statements may run on a connection while a server-side cursor is
+    open. MySQL/MariaDB cannot: a query sent mid-stream silently cuts the stream short."""
     code_family: Callable[[ErrorCode], ErrorCode | None] = field(default=lambda code: None)
     """A broader code to look up when the exact one is not in ``error_classes``."""
     aliases: tuple[str, ...] = field(default=())
@@ -133,6 +148,10 @@ POSTGRESQL = Backend(
         "57P03": DatabaseUnavailableError,  # cannot_connect_now
     },
     error_details=_pg_details,
+    conflicts=ON_CONFLICT_POSTGRESQL,
+    max_bind_params=32767,  # asyncpg (psycopg allows 65535)
+    nulls_low=False,
+    interleaved_cursors=True,
 )
 
 
@@ -205,6 +224,10 @@ MYSQL = Backend(
         2055: DatabaseUnavailableError,
     },
     error_details=_mysql_details,
+    conflicts=ON_DUPLICATE_KEY,
+    max_bind_params=65535,
+    nulls_low=True,
+    interleaved_cursors=False,
 )
 
 
@@ -251,6 +274,10 @@ SQLITE = Backend(
         6: SerializationError,  # SQLITE_LOCKED (and its extended codes)
     },
     error_details=_sqlite_details,
+    conflicts=ON_CONFLICT_SQLITE,
+    max_bind_params=32766,  # SQLITE_MAX_VARIABLE_NUMBER since 3.32
+    nulls_low=True,
+    interleaved_cursors=True,
 )
 
 

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 from sqlalchemy import BigInteger, Integer, MetaData, String
+from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-NAMING_CONVENTION: dict[str, str] = {
-    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-"""Constraint names that are the same on every backend (and diff-free under Alembic)."""
+NAMING_CONVENTION: Mapping[str, str] = MappingProxyType(
+    {
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+"""Constraint names that are the same on every backend (and diff-free under Alembic); read-only.
+
+An application that keeps its own ``DeclarativeBase`` gets the same names with
+``MetaData(naming_convention=NAMING_CONVENTION)``.
+"""
 
 
-class Base(DeclarativeBase):
-    """Declarative base whose ``MetaData`` names every constraint by :data:`NAMING_CONVENTION`."""
+class Base(AsyncAttrs, DeclarativeBase):
+    """Declarative base whose ``MetaData`` names every constraint by :data:`NAMING_CONVENTION`.
+
+    It mixes in SQLAlchemy's ``AsyncAttrs``: ``await obj.awaitable_attrs.posts`` loads a
+    relationship that was not loaded, without implicit IO.
+    """
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import builtins
 import typing
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Generic, cast
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from sqlalchemy import SQLColumnExpression, inspect, select
+from sqlalchemy import exists, func, inspect, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapper
-from typing_extensions import TypeVar
+from sqlalchemy.orm import Mapper, RelationshipProperty
 
+from ._base import ModelT, Options, PkT
 from ._errors import NotFoundError
+from ._loading import guard_lazy_loads
 from ._models import User
-from ._statements import OrderBy, check_fields, check_window, order_clauses
-from ._translate import translate_errors
+from ._ordering import OrderBy, order_clauses, sort_keys
+from ._reads import Reads
+from ._statements import Where, check_fields, check_froms, check_window
+from ._writes import Writes
 
-ModelT = TypeVar("ModelT")
-PkT = TypeVar("PkT", default=Any)
 
-
-class Repository(Generic[ModelT, PkT]):
-    """Async CRUD for one mapped class, read from the type parameter.
+class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
+    """Async CRUD, queries and bulk writes for one mapped class, read from the type parameter.
 
     ``class ProductRepository(Repository[Product]): ...`` needs nothing more; the
     optional second parameter types every primary-key argument
@@ -34,6 +34,8 @@ class Repository(Generic[ModelT, PkT]):
     Repositories flush, never commit: the caller owns the transaction. Database
     errors surface as :class:`~sqla_repo.RepositoryError` subclasses. A write that
     fails leaves the session needing ``rollback()``, as any failed flush does.
+    Touching a relationship that no read loaded raises
+    :class:`~sqla_repo.NotLoadedError` instead of SQLAlchemy's ``MissingGreenlet``.
     """
 
     _model_slot: ClassVar[object]  # the model class, or a TypeVar while still generic
@@ -68,54 +70,79 @@ class Repository(Generic[ModelT, PkT]):
             )
         self._session = session
         self._mapper: Mapper[Any] = inspect(model)
+        guard_lazy_loads(session)
 
-    @property
-    def session(self) -> AsyncSession:
-        """The session this repository works in."""
-        return self._session
-
-    @property
-    def model(self) -> type[ModelT]:
-        """The mapped class this repository stores."""
-        return cast("type[ModelT]", self._mapper.class_)
-
-    def _translate_errors(self) -> translate_errors:
-        """``with self._translate_errors():`` gives custom queries the repository's error types."""
-        return translate_errors(self._session, self._mapper)
-
-    async def get(self, pk: PkT, /) -> ModelT | None:
+    async def get(self, pk: PkT, /, *, options: Options | None = None) -> ModelT | None:
         """The object with primary key ``pk``, or ``None``.
 
-        Looks in the session's identity map first; otherwise one SELECT. A composite
-        key is given as a tuple in primary-key column order.
+        Looks in the session's identity map first; otherwise one SELECT. With
+        ``options`` (``[selectinload(Post.tags)]``) it always reads, so what the
+        options name is loaded also for an object the session already holds. A
+        composite key is given as a tuple in primary-key column order.
         """
-        with self._translate_errors():
-            return await self._session.get(self.model, pk)
+        if not options:
+            with self.translate_errors():
+                return await self._session.get(self.model, pk)
+        statement = self._select([], options).where(self._key_clause(pk))
+        with self.translate_errors():
+            return (await self._session.scalars(statement)).unique().one_or_none()
+
+    async def get_one(self, pk: PkT, /, *, options: Options | None = None) -> ModelT:
+        """The object with primary key ``pk``; :class:`~sqla_repo.NotFoundError` if absent."""
+        found = await self.get(pk, options=options)
+        if found is None:
+            raise NotFoundError(f"{self._mapper.class_.__name__} with primary key {pk!r} not found")
+        return found
 
     async def list(
         self,
-        *where: SQLColumnExpression[bool],
+        *where: Where,
         order_by: OrderBy | None = None,
         limit: int | None = None,
         offset: int = 0,
+        options: Options | None = None,
     ) -> builtins.list[ModelT]:
-        """Objects matching every ``where`` expression, in one SELECT.
+        """Objects matching every ``where`` condition, in one SELECT.
 
-        ``order_by``: a column name, a mapped attribute, an expression such as
-        ``Model.col.desc()``, or a sequence of them; the primary key by default. A
-        name or attribute that is not a column of the model raises
-        :class:`~sqla_repo.InvalidFieldError`, as do a negative ``limit`` or ``offset``.
+        ``order_by``: a column name (``"-name"`` for descending), a mapped attribute,
+        an expression such as ``Model.col.desc()``, or a sequence of them; the
+        primary key is appended as the tie-breaker, so the order is always total. A
+        key that is not the model's own raises :class:`~sqla_repo.InvalidFieldError`,
+        as do a ``limit`` or ``offset`` outside 0..2**63-1 and a condition on another
+        table (use ``Model.relationship.has(...)``/``.any(...)`` instead).
         """
-        clauses = order_clauses(self._mapper, order_by)
+        clauses = order_clauses(sort_keys(self._mapper, order_by))
         check_window(limit, offset)
-        statement = select(self.model).where(*where).order_by(*clauses)
+        statement = self._select(where, options).order_by(*clauses)
         if limit is not None:
             statement = statement.limit(limit)
         if offset:
             statement = statement.offset(offset)
-        with self._translate_errors():
+        with self.translate_errors():
             result = await self._session.scalars(statement)
-            return builtins.list(result.all())
+            return builtins.list(result.unique().all())
+
+    async def count(self, *where: Where) -> int:
+        """How many rows match every ``where`` condition; one ``SELECT count(*)``."""
+        statement = select(func.count()).select_from(self.model)
+        if where:
+            check_froms(self._mapper, self._select(where))
+            statement = statement.where(*where)
+        with self.translate_errors():
+            return int((await self._session.execute(statement)).scalar_one())
+
+    async def exists(self, *where: Where) -> bool:
+        """Whether any row matches every ``where`` condition; one ``SELECT EXISTS``.
+
+        Never counts: the database stops at the first matching row.
+        """
+        subquery = select(literal(1)).select_from(self.model)
+        if where:
+            check_froms(self._mapper, self._select(where))
+            subquery = subquery.where(*where)
+        with self.translate_errors():
+            found = (await self._session.execute(select(exists(subquery)))).scalar_one()
+            return bool(found)
 
     async def create(self, obj_or_mapping: ModelT | Mapping[str, Any], /) -> ModelT:
         """Add a model instance, or one built from a mapping of field names, and flush.
@@ -138,11 +165,12 @@ class Repository(Generic[ModelT, PkT]):
         """Set fields of the object with primary key ``pk`` and flush; return it.
 
         ``changes`` and ``fields`` are merged (``fields`` win); a value may be a SQL
-        expression (``stock=Product.stock - 1``), loaded back after the flush. Unknown
-        fields and any primary-key field raise :class:`~sqla_repo.InvalidFieldError`
-        before any SQL; a missing row raises :class:`~sqla_repo.NotFoundError`. One
-        SELECT (unless the object is in the session) and one UPDATE. Flushes; never
-        commits.
+        expression (``stock=Product.stock - 1``), loaded back after the flush, or
+        related objects for a relationship (``tags=[...]``; a collection that was not
+        loaded is loaded first). Unknown fields and any primary-key field raise
+        :class:`~sqla_repo.InvalidFieldError` before any SQL; a missing row raises
+        :class:`~sqla_repo.NotFoundError`. One SELECT (unless the object is in the
+        session) and one UPDATE. Flushes; never commits.
         """
         if changes is not None and not isinstance(changes, Mapping):
             raise TypeError(
@@ -151,6 +179,7 @@ class Repository(Generic[ModelT, PkT]):
         values = {**(changes or {}), **fields}
         check_fields(self._mapper, values, primary_key_allowed=False)
         obj = await self._require(pk)
+        await self._load_relationships(obj, values)
         for name, value in values.items():
             setattr(obj, name, value)
         await self._flush()
@@ -168,7 +197,7 @@ class Repository(Generic[ModelT, PkT]):
         never commits.
         """
         obj = await self._require(pk)
-        with self._translate_errors():
+        with self.translate_errors():
             await self._session.delete(obj)
         await self._flush()
 
@@ -178,33 +207,22 @@ class Repository(Generic[ModelT, PkT]):
             raise NotFoundError(f"{self._mapper.class_.__name__} with primary key {pk!r} not found")
         return obj
 
-    async def _load_expired(self, obj: ModelT) -> None:
-        # Values the database computed and the flush could not bring back (server
-        # defaults without RETURNING, SQL expressions assigned to fields) are expired;
-        # load them now, since a lazy load on attribute access fails under asyncio.
-        expired = inspect(obj).expired_attributes
-        if expired:
-            with self._translate_errors():
-                await self._session.refresh(obj, attribute_names=expired)
+    async def _load_relationships(self, obj: ModelT, names: Mapping[str, Any]) -> None:
+        """Load the relationships about to be assigned that are not loaded yet.
 
-    async def _flush(self) -> None:
-        with self._translate_errors():
-            await self._session.flush()
-
-    def _instance(self, obj_or_mapping: ModelT | Mapping[str, Any]) -> ModelT:
-        model = self.model
-        if isinstance(obj_or_mapping, model):
-            return obj_or_mapping
-        if isinstance(obj_or_mapping, Mapping):
-            check_fields(self._mapper, obj_or_mapping, primary_key_allowed=True)
-            return cast("Callable[..., ModelT]", model)(**obj_or_mapping)
-        raise TypeError(
-            f"expected a {model.__name__} or a mapping of its fields, "
-            f"not {type(obj_or_mapping).__name__}"
-        )
-
-
-Repository._model_slot = getattr(Repository, "__parameters__")[0]  # noqa: B009 - not in typeshed
+        Assigning one replaces the old value, which SQLAlchemy needs in hand (to
+        unlink old children, keep backrefs right); fetching it on assignment would be
+        implicit IO.
+        """
+        state = inspect(obj)
+        unloaded = [
+            name
+            for name in names
+            if isinstance(self._mapper.attrs[name], RelationshipProperty) and name in state.unloaded
+        ]
+        if unloaded and state.persistent:
+            with self.translate_errors():
+                await self._session.refresh(obj, attribute_names=unloaded)
 
 
 def _model_argument(cls: type) -> object:
@@ -223,6 +241,9 @@ def _model_argument(cls: type) -> object:
         if issubclass(plain_base, Repository):
             return plain_base._model_slot
     return Repository._model_slot
+
+
+Repository._model_slot = getattr(Repository, "__parameters__")[0]  # noqa: B009 - not in typeshed
 
 
 class UserRepository(Repository[User, int]):

@@ -1,0 +1,163 @@
+"""What every part of ``Repository`` shares: its session, model, backend and helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Generic, cast
+
+from sqlalchemy import ColumnElement, Dialect, Select, and_, inspect, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapper
+from sqlalchemy.sql.base import ExecutableOption
+from typing_extensions import TypeVar
+
+from ._backends import Backend, find_backend
+from ._errors import InvalidFieldError
+from ._statements import Where, check_fields, check_froms, primary_key_fields
+from ._translate import translate_errors
+
+ModelT = TypeVar("ModelT")
+PkT = TypeVar("PkT", default=Any)
+
+Options = Sequence[ExecutableOption]
+"""Loader options for a read, such as ``[selectinload(Post.tags)]``."""
+
+
+class RepositoryBase(Generic[ModelT, PkT]):
+    """The state and helpers the repository's methods are built on."""
+
+    _session: AsyncSession
+    _mapper: Mapper[Any]
+    _backend_row: Backend | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        """The session this repository works in."""
+        return self._session
+
+    @property
+    def model(self) -> type[ModelT]:
+        """The mapped class this repository stores."""
+        return cast("type[ModelT]", self._mapper.class_)
+
+    def translate_errors(self) -> AbstractContextManager[None]:
+        """A context manager that raises the repository's error types for its block.
+
+        For subclass methods that run their own statements::
+
+            with self.translate_errors():
+                result = await self.session.execute(custom_query)
+
+        Driver and SQLAlchemy errors raised inside become :class:`~sqla_repo.RepositoryError`
+        subclasses (the original chained as ``__cause__``); other exceptions pass unchanged.
+        """
+        return translate_errors(self._session, self._mapper)
+
+    _translate_errors = translate_errors  # the name 0.1.0 documented
+
+    @property
+    def _dialect(self) -> Dialect:
+        """The SQLAlchemy dialect of the database the model's table lives in."""
+        with self.translate_errors():
+            return self._session.get_bind(self._mapper).dialect
+
+    @property
+    def _backend(self) -> Backend:
+        """The backend row of the database the model's table lives in."""
+        if self._backend_row is None:
+            name = self._dialect.name
+            backend = find_backend(name)
+            if backend is None:  # pragma: no cover - EngineFactory only builds supported ones
+                raise TypeError(f"sqla_repo does not support the {name} dialect")
+            self._backend_row = backend
+        return self._backend_row
+
+    async def _by_keys(
+        self,
+        keys: Sequence[tuple[Any, ...]],
+        options: Options | None = None,
+        *,
+        populate_existing: bool = False,
+    ) -> list[ModelT]:
+        """The objects with these primary keys, read with as few ``IN`` queries as the
+        driver's bound-parameter limit allows."""
+        columns = self._key_columns
+        single = len(columns) == 1
+        target: ColumnElement[Any] = columns[0] if single else tuple_(*columns)
+        limit = min(self._backend.max_bind_params, self._dialect.insertmanyvalues_max_parameters)
+        batch = max(1, limit // len(columns))
+        found: list[ModelT] = []
+        for start in range(0, len(keys), batch):
+            chunk = keys[start : start + batch]
+            statement = self._select([], options).where(
+                target.in_([key[0] for key in chunk] if single else chunk)
+            )
+            if populate_existing:
+                statement = statement.execution_options(populate_existing=True)
+            with self.translate_errors():
+                found.extend((await self._session.scalars(statement)).unique())
+        return found
+
+    def _select(self, where: Sequence[Where], options: Options | None = None) -> Select[Any]:
+        """``SELECT model WHERE ...`` with the conditions checked and the options applied."""
+        statement = select(self.model)
+        if where:
+            statement = statement.where(*where)
+            check_froms(self._mapper, statement)
+        if options:
+            statement = statement.options(*options)
+        return statement
+
+    def _key_values(self, pk: object) -> tuple[Any, ...]:
+        """``pk`` as a tuple in primary-key column order; the wrong arity is refused."""
+        width = len(self._mapper.primary_key)
+        if isinstance(pk, tuple) and len(pk) == width:
+            return pk
+        if width == 1 and not isinstance(pk, tuple):
+            return (pk,)
+        model = self._mapper.class_.__name__
+        names = ", ".join(primary_key_fields(self._mapper))
+        raise InvalidFieldError(
+            f"{model}'s primary key is ({names}): pass "
+            + ("one value" if width == 1 else f"a tuple of {width} values")
+        )
+
+    def _key_clause(self, pk: object) -> ColumnElement[bool]:
+        """``pk_column = value`` for each primary-key column."""
+        values = self._key_values(pk)
+        pairs = zip(self._key_columns, values, strict=True)
+        return and_(*(column == value for column, value in pairs))
+
+    @property
+    def _key_columns(self) -> list[ColumnElement[Any]]:
+        """The primary-key columns as the model's attributes (for ORM statements)."""
+        return [
+            self._mapper.get_property_by_column(column).class_attribute.expression
+            for column in self._mapper.primary_key
+        ]
+
+    async def _flush(self) -> None:
+        with self.translate_errors():
+            await self._session.flush()
+
+    async def _load_expired(self, obj: ModelT) -> None:
+        # Values the database computed and the flush could not bring back (server
+        # defaults without RETURNING, SQL expressions assigned to fields) are expired;
+        # load them now, since a lazy load on attribute access fails under asyncio.
+        expired = inspect(obj).expired_attributes
+        if expired:
+            with self.translate_errors():
+                await self._session.refresh(obj, attribute_names=expired)
+
+    def _instance(self, obj_or_mapping: ModelT | Mapping[str, Any]) -> ModelT:
+        model = self.model
+        if isinstance(obj_or_mapping, model):
+            return obj_or_mapping
+        if isinstance(obj_or_mapping, Mapping):
+            check_fields(self._mapper, obj_or_mapping, primary_key_allowed=True)
+            return cast("Callable[..., ModelT]", model)(**obj_or_mapping)
+        raise TypeError(
+            f"expected a {model.__name__} or a mapping of its fields, "
+            f"not {type(obj_or_mapping).__name__}"
+        )

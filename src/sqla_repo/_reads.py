@@ -1,0 +1,228 @@
+"""The query half of ``Repository``: many keys at once, pages, keyset cursors, streams."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Select, func, inspect, select
+
+from ._base import ModelT, Options, PkT, RepositoryBase
+from ._cursor import decode_cursor, encode_cursor
+from ._errors import InvalidFieldError
+from ._ordering import (
+    OrderBy,
+    SortKey,
+    after_clause,
+    order_clauses,
+    ordering_signature,
+    sort_keys,
+)
+from ._pagination import CursorPage, Page
+from ._statements import MAX_WINDOW, Where, check_positive, check_window
+
+
+class Reads(RepositoryBase[ModelT, PkT]):
+    """``get_many``, ``page``, ``paginate`` and ``stream``."""
+
+    async def get_many(
+        self, pks: Iterable[PkT], /, *, options: Options | None = None
+    ) -> dict[PkT, ModelT]:
+        """The objects whose primary keys are in ``pks``, keyed by primary key.
+
+        Keys with no row are simply missing from the result; ``[]`` sends no SQL.
+        Objects the session already holds come from its identity map; the rest are
+        read with ``IN`` queries of as many keys as the driver's parameter limit
+        allows (50,000 keys: two round trips). With ``options`` every key is read,
+        so what the options name is loaded for held objects too. A composite key is
+        a tuple in primary-key column order; the wrong arity raises
+        :class:`~sqla_repo.InvalidFieldError` before any SQL.
+        """
+        if isinstance(pks, str | bytes):
+            raise TypeError("pks must be an iterable of primary keys, not a single string")
+        wanted = list(dict.fromkeys(self._key_values(pk) for pk in pks))
+        found: dict[tuple[Any, ...], ModelT] = {}
+        missing = wanted if options else self._from_identity_map(wanted, found)
+        for obj in await self._by_keys(missing, options) if missing else ():
+            found[inspect(obj).identity or ()] = obj
+        ordered = {key: found.pop(key) for key in wanted if key in found}
+        ordered.update(found)  # keys the database matched in another spelling
+        single = len(self._mapper.primary_key) == 1
+        by_key = {(key[0] if single else key): obj for key, obj in ordered.items()}
+        return cast("dict[PkT, ModelT]", by_key)
+
+    async def page(
+        self,
+        *where: Where,
+        order_by: OrderBy | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        options: Options | None = None,
+    ) -> Page[ModelT]:
+        """One page of the matching objects, with ``total`` counting every match.
+
+        One round trip: the count rides along as an uncorrelated subquery, which the
+        database evaluates once. A second query counts only when the page is empty
+        past the first row (``offset`` beyond the end, or ``limit=0``). Ordering and
+        checks as for :meth:`list`.
+        """
+        keys = sort_keys(self._mapper, order_by)
+        check_window(limit, offset)
+        statement = self._select(where, options)
+        counted = select(func.count()).select_from(self.model).where(*where).correlate(None)
+        statement = (
+            statement.add_columns(counted.scalar_subquery())
+            .order_by(*order_clauses(keys))
+            .limit(limit)
+            .offset(offset)
+        )
+        with self.translate_errors():
+            rows = (await self._session.execute(statement)).unique().all()
+        if rows:
+            return Page([row[0] for row in rows], int(rows[0][1]), limit, offset)
+        total = 0 if offset == 0 and limit > 0 else await self._count(where)
+        return Page([], total, limit, offset)
+
+    async def paginate(
+        self,
+        *where: Where,
+        order_by: OrderBy | None = None,
+        limit: int = 50,
+        after: str | None = None,
+        options: Options | None = None,
+    ) -> CursorPage[ModelT]:
+        """One page of a keyset pagination: the ``limit`` objects that follow ``after``.
+
+        Rows come in the order :meth:`list` gives (the primary key appended as the
+        tie-breaker), on any ordering: ascending, descending, mixed, nullable
+        columns. Pass ``next_cursor`` as ``after`` for the next page; a walk never
+        repeats a row and never skips one that existed throughout, whatever other
+        sessions write meanwhile. Cursors are opaque URL-safe strings bound to the
+        ordering (not to the filters or the limit), valid across sessions and
+        processes; anything else, ``""`` included, raises
+        :class:`~sqla_repo.InvalidCursorError` before any SQL. One SELECT.
+        """
+        keys = sort_keys(self._mapper, order_by)
+        check_positive("limit", limit)
+        signature = ordering_signature(self._mapper, keys)
+        statement = self._with_keys(self._select(where, options), keys)
+        if after is not None:
+            values = decode_cursor(signature, after, [_python_type(key) for key in keys])
+            statement = statement.where(self._after(keys, values))
+        statement = statement.limit(min(limit + 1, MAX_WINDOW))
+        with self.translate_errors():
+            rows = (await self._session.execute(statement)).unique().all()
+        has_next = len(rows) > limit
+        rows = rows[:limit]
+        cursor = _cursor_of(signature, keys, rows[-1]) if has_next else None
+        return CursorPage([row[0] for row in rows], cursor, has_next)
+
+    async def stream(
+        self,
+        *where: Where,
+        order_by: OrderBy | None = None,
+        batch_size: int = 1000,
+        options: Options | None = None,
+    ) -> AsyncIterator[ModelT]:
+        """The matching objects one by one, in bounded memory (``async for``, no ``await``).
+
+        Rows arrive ``batch_size`` at a time, from a server-side cursor where the
+        driver lets other statements run beside one (PostgreSQL, SQLite). MySQL and
+        MariaDB cannot (a statement sent mid-stream silently cuts it short), so there
+        each batch is its own keyset query: ``options`` (``selectinload``) and the
+        loop's own statements work on every backend. Ordering as for :meth:`list`;
+        an index on the ordering keeps each batch cheap. Closing the stream early
+        (``break``, ``aclose()``) releases the cursor and leaves the session usable.
+        """
+        keys = sort_keys(self._mapper, order_by)
+        check_positive("batch_size", batch_size)
+        statement = self._select(where, options)
+        batches = (
+            self._cursor_batches(statement.order_by(*order_clauses(keys)), batch_size)
+            if self._backend.interleaved_cursors
+            else self._keyset_batches(statement, keys, batch_size)
+        )
+        try:
+            async for batch in batches:
+                for obj in batch:
+                    yield obj
+        finally:
+            await batches.aclose()
+
+    async def _cursor_batches(
+        self, statement: Select[Any], batch_size: int
+    ) -> AsyncGenerator[Sequence[ModelT], None]:
+        """Batches from one server-side cursor, closed however the iteration ends."""
+        with self.translate_errors():
+            result = await self._session.stream_scalars(
+                statement.execution_options(yield_per=batch_size)
+            )
+        try:
+            partitions = result.partitions(batch_size)
+            while True:
+                with self.translate_errors():
+                    batch = await anext(partitions, None)
+                if batch is None:
+                    return
+                yield batch
+        finally:
+            await result.close()
+
+    async def _keyset_batches(
+        self, statement: Select[Any], keys: Sequence[SortKey], batch_size: int
+    ) -> AsyncGenerator[Sequence[ModelT], None]:
+        """Batches from successive keyset queries, each read whole before it is handed out."""
+        first = self._with_keys(statement, keys).limit(batch_size)
+        query = first
+        while True:
+            with self.translate_errors():
+                rows = (await self._session.execute(query)).unique().all()
+            yield [row[0] for row in rows]
+            if len(rows) < batch_size:
+                return
+            query = first.where(self._after(keys, tuple(rows[-1])[1:]))
+
+    def _with_keys(self, statement: Select[Any], keys: Sequence[SortKey]) -> Select[Any]:
+        """The entity and, after it, the value of every ordering key (for the next cursor)."""
+        return statement.add_columns(*(key.expression for key in keys)).order_by(
+            *order_clauses(keys)
+        )
+
+    def _after(self, keys: Sequence[SortKey], values: Sequence[object]) -> ColumnElement[bool]:
+        return after_clause(keys, values, nulls_low=self._backend.nulls_low)
+
+    async def _count(self, where: Sequence[Where]) -> int:
+        statement = select(func.count()).select_from(self.model).where(*where)
+        with self.translate_errors():
+            return int((await self._session.execute(statement)).scalar_one())
+
+    def _from_identity_map(
+        self, wanted: Sequence[tuple[Any, ...]], found: dict[tuple[Any, ...], ModelT]
+    ) -> list[tuple[Any, ...]]:
+        """Fill ``found`` from the identity map; return the keys it does not hold loaded."""
+        identity_map = self._session.identity_map
+        missing = []
+        for key in wanted:
+            obj = identity_map.get(self._mapper.identity_key_from_primary_key(key))
+            state = inspect(obj) if obj is not None else None
+            if state is not None and not state.expired_attributes and not state.deleted:
+                found[key] = cast("ModelT", obj)
+            else:
+                missing.append(key)
+        return missing
+
+
+def _python_type(key: SortKey) -> type | None:
+    try:
+        kind: object = key.expression.type.python_type
+    except NotImplementedError:
+        return None
+    return kind if isinstance(kind, type) else None
+
+
+def _cursor_of(signature: str, keys: Sequence[SortKey], row: Sequence[Any]) -> str:
+    try:
+        return encode_cursor(signature, tuple(row)[1:])
+    except TypeError as err:
+        names = ", ".join(key.describe() for key in keys)
+        raise InvalidFieldError(f"cannot paginate by ({names}): {err}") from None

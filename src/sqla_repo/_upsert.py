@@ -1,0 +1,138 @@
+"""Native upsert and insert-if-absent statements, one builder per SQL dialect family.
+
+PostgreSQL and SQLite share ``INSERT ... ON CONFLICT``; MySQL/MariaDB use
+``INSERT ... ON DUPLICATE KEY UPDATE``. Each statement is one atomic round trip
+that returns the stored rows (``RETURNING``); nothing here selects before writing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Table, and_, bindparam, func, literal_column, null
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+from ._statements import ConflictTarget
+
+Returning = Sequence[Column[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictStatements:
+    """How one SQL dialect family writes a row that may already exist."""
+
+    upsert: Callable[[Table, ConflictTarget, Sequence[str], Returning], Insert]
+    """Insert, or update the given column keys of the row the target matches; RETURNING it."""
+    insert_if_absent: Callable[[Table, ConflictTarget, Mapping[str, Any], Returning], Insert]
+    """Insert one row (column key -> value) unless the target matches one; RETURNING it."""
+    reports_existing: bool
+    """Whether ``insert_if_absent`` also returns an existing row, followed by two flags:
+    whether a row existed, and whether it is the one ``target`` names."""
+
+
+def _keep_key(table: Table, target: ConflictTarget) -> dict[str, Any]:
+    """A no-op assignment: the statement still returns the existing row."""
+    key = str(target.columns[0].key)
+    return {key: table.c[key]}
+
+
+def _on_conflict_upsert(
+    insert: Callable[[Table], Any], dialect: str
+) -> Callable[[Table, ConflictTarget, Sequence[str], Returning], Insert]:
+    def build(
+        table: Table, target: ConflictTarget, update: Sequence[str], returning: Returning
+    ) -> Insert:
+        statement = insert(table)
+        assignments = {key: statement.excluded[key] for key in update} or _keep_key(table, target)
+        built: Insert = statement.on_conflict_do_update(
+            index_elements=list(target.columns),
+            index_where=target.index_where.get(dialect),
+            set_=assignments,
+        )
+        return built.returning(*returning)
+
+    return build
+
+
+def _on_conflict_insert_if_absent(
+    insert: Callable[[Table], Any], dialect: str
+) -> Callable[[Table, ConflictTarget, Mapping[str, Any], Returning], Insert]:
+    def build(
+        table: Table, target: ConflictTarget, values: Mapping[str, Any], returning: Returning
+    ) -> Insert:
+        built: Insert = (
+            insert(table)
+            .values(dict(values))
+            .on_conflict_do_nothing(
+                index_elements=list(target.columns),
+                index_where=target.index_where.get(dialect),
+            )
+        )
+        return built.returning(*returning)
+
+    return build
+
+
+ON_CONFLICT_POSTGRESQL = ConflictStatements(
+    upsert=_on_conflict_upsert(postgresql.insert, "postgresql"),
+    insert_if_absent=_on_conflict_insert_if_absent(postgresql.insert, "postgresql"),
+    reports_existing=False,
+)
+ON_CONFLICT_SQLITE = ConflictStatements(
+    upsert=_on_conflict_upsert(sqlite.insert, "sqlite"),
+    insert_if_absent=_on_conflict_insert_if_absent(sqlite.insert, "sqlite"),
+    reports_existing=False,
+)
+
+
+def _duplicate_key_upsert(
+    table: Table, target: ConflictTarget, update: Sequence[str], returning: Returning
+) -> Insert:
+    statement = mysql.insert(table)
+    assignments = {key: statement.inserted[key] for key in update} or _keep_key(table, target)
+    built: Insert = statement.on_duplicate_key_update(assignments)
+    return built.returning(*returning)
+
+
+# ON DUPLICATE KEY UPDATE reports one affected row both for an insert and for an
+# unchanged duplicate under CLIENT_FOUND_ROWS (which SQLAlchemy's MySQL dialects
+# set), so the statement marks a duplicate itself: the first inserted value resets
+# a session variable, the no-op assignment of the key to itself sets it, and
+# RETURNING reads it, all within the one statement. A second flag tells whether
+# the row that clashed is the one the target names: MySQL/MariaDB update on a
+# clash with any unique key of the table.
+_FOUND = "@sqla_repo_found"
+
+
+def _duplicate_key_insert_if_absent(
+    table: Table, target: ConflictTarget, values: Mapping[str, Any], returning: Returning
+) -> Insert:
+    first, *_ = values
+    marked = dict(values)
+    marked[first] = func.IF(
+        literal_column(f"({_FOUND} := FALSE)"),
+        null(),
+        bindparam(None, values[first], type_=table.c[first].type),
+    )
+    key = str(target.columns[0].key)
+    statement = mysql.insert(table).values(marked)
+    built: Insert = statement.on_duplicate_key_update(
+        {key: func.IF(literal_column(f"({_FOUND} := TRUE)"), table.c[key], table.c[key])}
+    )
+    named = and_(
+        *(
+            column.is_not_distinct_from(bindparam(None, values[str(column.key)], type_=column.type))
+            for column in target.columns
+        )
+    )
+    return built.returning(*returning, literal_column(_FOUND), named)
+
+
+ON_DUPLICATE_KEY = ConflictStatements(
+    upsert=_duplicate_key_upsert,
+    insert_if_absent=_duplicate_key_insert_if_absent,
+    reports_existing=True,
+)

@@ -1,0 +1,449 @@
+"""The bulk-write half of ``Repository``: batched inserts, native upserts, set-based writes.
+
+Every method here checks its field names before any SQL (an
+:class:`~sqla_repo.InvalidFieldError` writes nothing), flushes pending objects
+first, and sends one statement per batch: no select-then-write.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import Column, Integer, and_, delete, insert, inspect, update
+from sqlalchemy.orm import MANYTOONE, ColumnProperty
+from sqlalchemy.orm.attributes import instance_state
+
+from ._base import ModelT, PkT, RepositoryBase
+from ._errors import ConflictError, InvalidFieldError, SerializationError
+from ._materialize import new_instance, refresh_values, register_written
+from ._statements import (
+    FieldName,
+    Where,
+    check_fields,
+    check_froms,
+    column_values,
+    conflict_target,
+    field_name,
+    primary_key_fields,
+)
+
+Item = Any  # a model instance or a mapping of field names; typed on the public methods
+
+_GET_OR_CREATE_ATTEMPTS = 3
+
+
+class Writes(RepositoryBase[ModelT, PkT]):
+    """``create_many``, ``upsert``, ``upsert_many``, ``get_or_create``, ``update_where``
+    and ``delete_where``."""
+
+    async def create_many(
+        self, items: Iterable[ModelT | Mapping[str, Any]], /
+    ) -> builtins.list[ModelT]:
+        """Insert model instances or mappings in batched multi-row INSERTs; return them stored.
+
+        The objects come back in input order, persistent in the session with their
+        primary keys and every default the database filled in (``RETURNING``). Batches
+        stay under the driver's bound-parameter limit, on every backend (SQLite
+        included: never one INSERT per row). ``[]`` sends no SQL. Instances whose
+        related objects must be inserted too are handed to the unit of work.
+        Flushes; never commits.
+        """
+        rows = [self._row(item) for item in items]
+        if not rows:
+            return []
+        await self._flush()
+        if not self._core_writes() or any(values is None for _, values in rows):
+            return await self._insert_by_unit_of_work([obj for obj, _ in rows])
+        written: list[Any] = [None] * len(rows)
+        for keys, members in _grouped(rows):
+            generated = [
+                column
+                for column in self._stored_columns
+                if column.primary_key or self._attribute_of(column) not in keys
+            ]
+            statement = insert(self._table).returning(*generated)
+            params = [self._params(cast("dict[str, Any]", rows[i][1])) for i in members]
+            with self.translate_errors():
+                returned = (await self._session.execute(statement, params)).all()
+            returned = _in_processing_order(returned, generated, keys, self._attribute_of)
+            objects = [self._object(rows[i]) for i in members]
+            stored = self._register(objects, generated, returned)
+            for i, obj in zip(members, stored, strict=True):
+                written[i] = obj
+        return written
+
+    async def upsert(
+        self,
+        item: ModelT | Mapping[str, Any],
+        /,
+        *,
+        on: Sequence[FieldName] | FieldName | None = None,
+        update: Sequence[FieldName] | None = None,
+    ) -> ModelT:
+        """Insert ``item``, or update the row it clashes with on ``on``; return the stored row.
+
+        One atomic statement (PostgreSQL/SQLite ``ON CONFLICT ... DO UPDATE``,
+        MySQL/MariaDB ``ON DUPLICATE KEY UPDATE``), never select-then-write; concurrent
+        upserts of one key leave one row and raise nothing. ``on`` names exactly the
+        primary key (the default), one unique constraint or one unique index, as names
+        or attributes; anything else raises :class:`~sqla_repo.InvalidFieldError`
+        before any SQL. ``update`` defaults to every column given in ``item`` except
+        the primary key and the ``on`` columns. MySQL/MariaDB update on a clash with
+        any unique key of the table. An object the session already holds for the row
+        is updated in place and returned. Flushes; never commits.
+        """
+        return (await self.upsert_many([item], on=on, update=update))[0]
+
+    async def upsert_many(
+        self,
+        items: Iterable[ModelT | Mapping[str, Any]],
+        /,
+        *,
+        on: Sequence[FieldName] | FieldName | None = None,
+        update: Sequence[FieldName] | None = None,
+    ) -> builtins.list[ModelT]:
+        """:meth:`upsert` for many items, in batched statements; the rows in input order.
+
+        ``[]`` sends no SQL. Two items with the same ``on`` values raise
+        :class:`~sqla_repo.InvalidFieldError`. Concurrent batches that lock rows in
+        different orders can deadlock: that raises :class:`~sqla_repo.SerializationError`,
+        which ``run_in_transaction`` retries.
+        """
+        target = conflict_target(
+            self._mapper, on if on is not None else primary_key_fields(self._mapper)
+        )
+        chosen = None if update is None else self._update_names(update)
+        rows = [self._row(item) for item in items]
+        if not rows:
+            return []
+        self._check_conflict_values(rows, target.attributes)
+        self._require_core_writes("upsert")
+        await self._flush()
+        returning = self._stored_columns
+        written: list[Any] = [None] * len(rows)
+        for keys, members in _grouped(rows):
+            skip = set(target.attributes) | set(primary_key_fields(self._mapper))
+            names = chosen if chosen is not None else [k for k in keys if k not in skip]
+            statement = self._backend.conflicts.upsert(
+                self._table, target, [self._column_key(name) for name in names], returning
+            )
+            params = [self._params(cast("dict[str, Any]", rows[i][1])) for i in members]
+            with self.translate_errors():
+                returned = (await self._session.execute(statement, params)).all()
+            objects = [self._object(rows[i]) for i in members]
+            for i, obj in zip(members, self._register(objects, returning, returned), strict=True):
+                written[i] = obj
+        return written
+
+    async def get_or_create(
+        self,
+        values: Mapping[str, Any],
+        /,
+        *,
+        on: Sequence[FieldName] | FieldName,
+        defaults: Mapping[str, Any] | None = None,
+    ) -> tuple[ModelT, bool]:
+        """The row matching ``values`` on the ``on`` columns, created if absent.
+
+        Returns ``(obj, created)``, ``created`` true when this call inserted the row
+        (from ``values`` and ``defaults``; ``defaults`` are never used to match). One
+        atomic insert-if-absent statement, then, only when nothing was inserted, one
+        read that sees the latest committed row (MySQL/MariaDB return it from the
+        statement itself, under a row lock). Concurrent calls for one key all
+        succeed and exactly one reports ``created``; no error is caught on the way.
+        ``on`` is checked as for :meth:`upsert`. Flushes; never commits.
+        """
+        target = conflict_target(self._mapper, on)
+        given = {**(defaults or {}), **values}
+        obj, row = self._row(given)
+        if row is None:
+            raise InvalidFieldError("get_or_create takes column values, not related objects")
+        missing = [name for name in target.attributes if name not in values]
+        if missing:
+            raise InvalidFieldError(f"values must give the on= fields; missing {missing}")
+        self._require_core_writes("get_or_create")
+        await self._flush()
+        conflicts = self._backend.conflicts
+        returning = self._stored_columns
+        statement = conflicts.insert_if_absent(self._table, target, self._params(row), returning)
+        match = and_(*(self._attribute(name) == values[name] for name in target.attributes))
+        read = self._select([]).where(match).execution_options(populate_existing=True)
+        for _ in range(_GET_OR_CREATE_ATTEMPTS):
+            with self.translate_errors():
+                returned = (await self._session.execute(statement)).all()
+            if conflicts.reports_existing:
+                *stored, existed, named = returned[0]
+                if existed and not named:
+                    raise ConflictError(
+                        f"the values clash with another unique key of {self.model.__name__}"
+                    )
+                fresh = obj or new_instance(self._mapper, row)
+                return self._register([fresh], returning, [stored])[0], not existed
+            if returned:
+                fresh = obj or new_instance(self._mapper, row)
+                return self._register([fresh], returning, returned)[0], True
+            with self.translate_errors():
+                found = (await self._session.scalars(read)).unique().one_or_none()
+            if found is not None:
+                return found, False
+        raise SerializationError(
+            f"the {self.model.__name__} row matching the on= values was deleted while "
+            f"get_or_create was reading it, {_GET_OR_CREATE_ATTEMPTS} times; retry the transaction"
+        )
+
+    async def update_where(self, *where: Where, values: Mapping[FieldName, Any]) -> int:
+        """Set ``values`` on every row matching ``where``; return the number of rows matched.
+
+        ``values`` maps column names or attributes to values or SQL expressions
+        (``{Product.stock: Product.stock - 1}``). One UPDATE. Objects the session
+        holds for matched rows are updated in place with the stored values (never
+        expired into a lazy load). No condition at all raises
+        :class:`~sqla_repo.InvalidFieldError` (pass ``sqlalchemy.true()`` to mean every
+        row), as do an unknown or primary-key field. Flushes; never commits.
+        """
+        self._require_condition("update_where", where)
+        named = column_values(self._mapper, values, primary_key_allowed=False)
+        if not named:
+            raise InvalidFieldError("update_where needs at least one field in values=")
+        check_froms(self._mapper, self._select(where))
+        await self._flush()
+        held = self._held()
+        statement = (
+            update(self.model)
+            .where(*where)
+            .values({self._attribute(name): value for name, value in named.items()})
+            .execution_options(synchronize_session=False)
+        )
+        if held and self._dialect.update_returning:
+            keys = primary_key_fields(self._mapper)
+            statement = statement.returning(*(self._attribute(k) for k in (*keys, *named)))
+            with self.translate_errors():
+                returned = (await self._session.execute(statement)).all()
+            for row in returned:
+                obj = held.get(tuple(row[: len(keys)]))
+                if obj is not None:
+                    refresh_values(obj, dict(zip(named, row[len(keys) :], strict=True)))
+            return len(returned)
+        with self.translate_errors():
+            count = cast("Any", await self._session.execute(statement)).rowcount
+        if held:
+            await self._reload(held.values())
+        return int(count)
+
+    async def delete_where(self, *where: Where) -> int:
+        """Delete every row matching ``where``; return how many were deleted.
+
+        One DELETE (and, when the session holds objects of the model, what it takes
+        to find the matched ones: those objects leave the session). Relationship
+        cascades of the ORM do not run; the database's own ``ON DELETE`` rules do.
+        No condition at all raises :class:`~sqla_repo.InvalidFieldError` (pass
+        ``sqlalchemy.true()`` to mean every row). Flushes; never commits.
+        """
+        self._require_condition("delete_where", where)
+        check_froms(self._mapper, self._select(where))
+        await self._flush()
+        synchronize = "fetch" if self._held() else False
+        statement = (
+            delete(self.model).where(*where).execution_options(synchronize_session=synchronize)
+        )
+        with self.translate_errors():
+            result = await self._session.execute(statement)
+        return int(cast("Any", result).rowcount)
+
+    # --- helpers ------------------------------------------------------------
+
+    def _row(self, item: Item) -> tuple[Any | None, dict[str, Any] | None]:
+        """``(instance or None, column values or None)`` for one input item.
+
+        Mappings of plain column values on a model with the declarative constructor
+        skip building an instance until the row is stored. Values are ``None`` when
+        the item holds related objects only the unit of work can insert.
+        """
+        if isinstance(item, Mapping) and self._plain_constructor():
+            check_fields(self._mapper, item, primary_key_allowed=True)
+            if all(isinstance(self._mapper.attrs[k], ColumnProperty) for k in item):
+                return None, self._with_version(dict(item))
+        obj = self._instance(item)
+        state = instance_state(obj)
+        if not state.transient:
+            raise InvalidFieldError(
+                f"{type(obj).__name__} instances given to a bulk write must be new "
+                f"(transient), not already in a session"
+            )
+        return obj, self._values_of(obj)
+
+    def _values_of(self, obj: Any) -> dict[str, Any] | None:
+        stored = instance_state(obj).dict
+        values = {key: stored[key] for key in self._mapper.column_attrs.keys() if key in stored}  # noqa: SIM118
+        for rel in self._mapper.relationships:
+            related = stored.get(rel.key)
+            if related is None or (rel.uselist and not related):
+                continue
+            state = None if rel.uselist else inspect(related)
+            if (
+                state is None
+                or rel.direction is not MANYTOONE
+                or rel.secondary is not None
+                or not state.has_identity
+            ):
+                return None  # a graph to insert: the unit of work's job
+            remote_values = state.dict
+            for local, remote in rel.local_remote_pairs:
+                remote_key = state.mapper.get_property_by_column(remote).key
+                if remote_key not in remote_values:
+                    return None
+                values[self._attribute_of(local)] = remote_values[remote_key]
+        return self._with_version(values)
+
+    def _object(self, row: tuple[Any | None, dict[str, Any] | None]) -> Any:
+        """The instance a row is stored in: the one given, or a new one from its values."""
+        obj, values = row
+        return obj if obj is not None else new_instance(self._mapper, values or {})
+
+    def _with_version(self, values: dict[str, Any]) -> dict[str, Any]:
+        column = self._mapper.version_id_col
+        generate = self._mapper.version_id_generator
+        if column is not None and callable(generate):
+            key = self._attribute_of(column)
+            if values.get(key) is None:
+                values[key] = generate(None)
+        return values
+
+    async def _insert_by_unit_of_work(self, objects: list[Any]) -> builtins.list[ModelT]:
+        self._session.add_all(objects)
+        await self._flush()
+        for obj in objects:
+            await self._load_expired(obj)
+        return objects
+
+    def _register(
+        self, objects: Sequence[Any], columns: Sequence[Column[Any]], rows: Sequence[Any]
+    ) -> builtins.list[Any]:
+        keys = [self._attribute_of(column) for column in columns]
+        return register_written(self._session.sync_session, self._mapper, objects, keys, rows)
+
+    async def _reload(self, objects: Iterable[Any]) -> None:
+        """Read held objects again in place (where an UPDATE cannot return its rows)."""
+        keys = [inspect(obj).identity or () for obj in objects]
+        await self._by_keys(keys, populate_existing=True)
+
+    def _held(self) -> dict[tuple[Any, ...], Any]:
+        """The session's objects of this model, by primary key."""
+        model = self.model
+        return {
+            inspect(obj).identity or (): obj
+            for obj in self._session.identity_map.values()
+            if isinstance(obj, model)
+        }
+
+    def _update_names(self, update: Sequence[FieldName]) -> builtins.list[str]:
+        items: Sequence[object] = [update] if isinstance(update, str) else update
+        names = [field_name(self._mapper, item) for item in items]
+        check_fields(self._mapper, names, primary_key_allowed=False)
+        return names
+
+    def _check_conflict_values(
+        self, rows: Sequence[tuple[Any, dict[str, Any] | None]], on: Sequence[str]
+    ) -> None:
+        seen: set[tuple[Any, ...]] = set()
+        for _, values in rows:
+            if values is None:
+                raise InvalidFieldError("upsert takes column values, not related objects")
+            missing = [name for name in on if values.get(name) is None]
+            if missing:
+                raise InvalidFieldError(f"every upserted item must give the on= fields {missing}")
+            key = tuple(values[name] for name in on)
+            if key in seen:
+                raise InvalidFieldError(
+                    f"two upserted items share the on= values of one row ({list(on)})"
+                )
+            seen.add(key)
+
+    def _require_condition(self, method: str, where: Sequence[Where]) -> None:
+        if not where:
+            raise InvalidFieldError(
+                f"{method}() without a condition would touch every row; "
+                f"pass sqlalchemy.true() to mean that"
+            )
+
+    def _core_writes(self) -> bool:
+        """Whether rows can be written by Core statements and registered afterwards.
+
+        Needs ``INSERT ... RETURNING`` (PostgreSQL, SQLite 3.35+, MariaDB 10.5+) and a
+        model on one table without inheritance (the unit of work sets discriminators
+        and writes joined tables).
+        """
+        mapper = self._mapper
+        return (
+            bool(self._dialect.insert_returning)
+            and len(mapper.tables) == 1
+            and mapper.inherits is None
+            and mapper.polymorphic_on is None
+        )
+
+    def _require_core_writes(self, method: str) -> None:
+        if not self._core_writes():
+            raise InvalidFieldError(
+                f"{method} needs INSERT ... RETURNING (PostgreSQL, SQLite 3.35+, "
+                f"MariaDB 10.5+) and a model without inheritance"
+            )
+
+    def _plain_constructor(self) -> bool:
+        """Whether building an instance only assigns its keyword arguments."""
+        mapper = self._mapper
+        init = getattr(mapper.class_manager, "original_init", None)
+        return init is mapper.registry.constructor and not mapper.validators
+
+    @property
+    def _table(self) -> Any:
+        return self._mapper.local_table
+
+    @property
+    def _stored_columns(self) -> builtins.list[Column[Any]]:
+        """The table's columns that map to an attribute of the model."""
+        mapped = {column for prop in self._mapper.column_attrs for column in prop.columns}
+        return [column for column in self._table.columns if column in mapped]
+
+    def _attribute_of(self, column: Any) -> str:
+        return self._mapper.get_property_by_column(column).key
+
+    def _column_key(self, name: str) -> str:
+        prop = cast("ColumnProperty[Any]", self._mapper.attrs[name])
+        return str(prop.columns[0].key)
+
+    def _attribute(self, name: str) -> Any:
+        return cast("ColumnProperty[Any]", self._mapper.attrs[name]).class_attribute
+
+    def _params(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {self._column_key(name): value for name, value in values.items()}
+
+
+def _grouped(
+    rows: Sequence[tuple[Any, dict[str, Any] | None]],
+) -> Iterable[tuple[frozenset[str], builtins.list[int]]]:
+    """Row indices grouped by the fields they give (one executemany per group)."""
+    groups: dict[frozenset[str], builtins.list[int]] = {}
+    for index, (_, values) in enumerate(rows):
+        groups.setdefault(frozenset(values or ()), []).append(index)
+    return groups.items()
+
+
+def _in_processing_order(
+    rows: Sequence[Any], columns: Sequence[Column[Any]], given: frozenset[str], attribute: Any
+) -> Sequence[Any]:
+    """``rows`` in the order the statement inserted them.
+
+    Every backend returns the rows of ``INSERT ... VALUES ... RETURNING`` in the
+    order of the VALUES list, but SQLite documents that order as arbitrary. Keys
+    the database generated from a sequence or rowid grow in insertion order, so
+    sorting by them restores it where that could matter.
+    """
+    keys = [i for i, column in enumerate(columns) if column.primary_key]
+    if len(keys) != 1 or attribute(columns[keys[0]]) in given:
+        return rows
+    if not isinstance(columns[keys[0]].type, Integer):
+        return rows
+    position = keys[0]
+    return sorted(rows, key=lambda row: row[position])
