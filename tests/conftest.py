@@ -20,9 +20,10 @@ import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -173,6 +174,24 @@ async def engine(factory: EngineFactory) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessions(factory: EngineFactory, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return factory.create_sessionmaker(engine)
+
+
+@pytest.fixture
+def statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    """Every SQL statement the engine sends while the test runs.
+
+    SQLite's explicit ``BEGIN`` (the other backends begin implicitly) is left out,
+    so counts compare across backends.
+    """
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement != "BEGIN":
+            sent.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(engine.sync_engine, "before_cursor_execute", record)
 
 
 @pytest.fixture

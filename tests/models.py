@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, MetaData, String, UniqueConstraint
+from datetime import datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from sqla_repo import Repository
@@ -58,6 +72,61 @@ class Tag(Shop):
     color: Mapped[str | None] = mapped_column(String(20))
 
 
+class Reading(Shop):
+    """Orderings of every kind: ties, NULLs, floats, strings and timestamps."""
+
+    __tablename__ = "readings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grp: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(Float)
+    label: Mapped[str | None] = mapped_column(String(20))
+    taken: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+post_labels = Table(
+    "post_labels",
+    Shop.metadata,
+    Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("label_id", ForeignKey("labels.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Author(Shop):
+    __tablename__ = "authors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    email: Mapped[str | None] = mapped_column(String(80))
+
+    posts: Mapped[list[Post]] = relationship(back_populates="author")
+
+
+class Post(Shop):
+    """A one-to-many from Author, a many-to-many to Label, and a unique index on a pair."""
+
+    __tablename__ = "posts"
+    __table_args__ = (Index("ix_posts_author_slug", "author_id", "slug", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("authors.id"))
+    slug: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(100))
+    views: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    author: Mapped[Author] = relationship(back_populates="posts")
+    labels: Mapped[list[Label]] = relationship(secondary=post_labels, back_populates="posts")
+
+
+class Label(Shop):
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(30), unique=True)
+
+    posts: Mapped[list[Post]] = relationship(secondary=post_labels, back_populates="labels")
+
+
 class ProductRepository(Repository[Product, int]):
     async def by_sku(self, sku: str) -> Product | None:
         found = await self.list(Product.sku == sku)
@@ -69,4 +138,20 @@ class OrderRepository(Repository[Order, int]):
 
 
 class TagRepository(Repository[Tag, tuple[str, str]]):
+    pass
+
+
+class ReadingRepository(Repository[Reading, int]):
+    pass
+
+
+class AuthorRepository(Repository[Author, int]):
+    pass
+
+
+class PostRepository(Repository[Post, int]):
+    pass
+
+
+class LabelRepository(Repository[Label, int]):
     pass

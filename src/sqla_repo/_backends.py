@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import ColumnElement, Double, Float, cast
 from sqlalchemy.engine import URL
 
 from ._connections import (
@@ -69,6 +70,8 @@ class Backend:
     interleaved_cursors: bool
     """Whether other statements may run on a connection while a server-side cursor is
     open. MySQL/MariaDB cannot: a query sent mid-stream silently cuts the stream short."""
+    exact_value: Callable[[ColumnElement[Any]], ColumnElement[Any]]
+    """How to select a value so that it compares equal to the stored one (keyset cursors)."""
     code_family: Callable[[ErrorCode], ErrorCode | None] = field(default=lambda code: None)
     """A broader code to look up when the exact one is not in ``error_classes``."""
     aliases: tuple[str, ...] = field(default=())
@@ -83,6 +86,10 @@ class Backend:
         if found is None and (family := self.code_family(code)) is not None:
             found = self.error_classes.get(family)
         return found
+
+
+def _as_stored(expression: ColumnElement[Any]) -> ColumnElement[Any]:
+    return expression
 
 
 # --- PostgreSQL ------------------------------------------------------------
@@ -152,6 +159,7 @@ POSTGRESQL = Backend(
     max_bind_params=32767,  # asyncpg (psycopg allows 65535)
     nulls_low=False,
     interleaved_cursors=True,
+    exact_value=_as_stored,
 )
 
 
@@ -193,6 +201,14 @@ def _mysql_details(orig: BaseException, kind: type[RepositoryError]) -> Details:
     return None, ()
 
 
+def _mysql_exact_value(expression: ColumnElement[Any]) -> ColumnElement[Any]:
+    # The text protocol sends a single-precision FLOAT rounded to 6 digits, which no
+    # longer equals the stored value; as DOUBLE it is exact.
+    if isinstance(expression.type, Float):
+        return cast(expression, Double(asdecimal=False))
+    return expression
+
+
 MYSQL = Backend(
     name="mysql",
     aliases=("mariadb",),
@@ -228,6 +244,7 @@ MYSQL = Backend(
     max_bind_params=65535,
     nulls_low=True,
     interleaved_cursors=False,
+    exact_value=_mysql_exact_value,
 )
 
 
@@ -278,6 +295,7 @@ SQLITE = Backend(
     max_bind_params=32766,  # SQLITE_MAX_VARIABLE_NUMBER since 3.32
     nulls_low=True,
     interleaved_cursors=True,
+    exact_value=_as_stored,
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, func, inspect, select
+from sqlalchemy import ColumnElement, Select, func, inspect, literal, select
 
 from ._base import ModelT, Options, PkT, RepositoryBase
 from ._cursor import decode_cursor, encode_cursor
@@ -184,12 +184,18 @@ class Reads(RepositoryBase[ModelT, PkT]):
 
     def _with_keys(self, statement: Select[Any], keys: Sequence[SortKey]) -> Select[Any]:
         """The entity and, after it, the value of every ordering key (for the next cursor)."""
-        return statement.add_columns(*(key.expression for key in keys)).order_by(
-            *order_clauses(keys)
-        )
+        exact = self._backend.exact_value
+        values = (exact(key.expression).label(f"_key_{n}") for n, key in enumerate(keys))
+        return statement.add_columns(*values).order_by(*order_clauses(keys))
 
     def _after(self, keys: Sequence[SortKey], values: Sequence[object]) -> ColumnElement[bool]:
-        return after_clause(keys, values, nulls_low=self._backend.nulls_low)
+        # bound with the type the values were read as, so they compare as stored
+        exact = self._backend.exact_value
+        bound = [
+            None if value is None else literal(value, exact(key.expression).type)
+            for key, value in zip(keys, values, strict=True)
+        ]
+        return after_clause(keys, bound, nulls_low=self._backend.nulls_low)
 
     async def _count(self, where: Sequence[Where]) -> int:
         statement = select(func.count()).select_from(self.model).where(*where)

@@ -81,8 +81,9 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
         composite key is given as a tuple in primary-key column order.
         """
         if not options:
+            key = self._key_values(pk)
             with self.translate_errors():
-                return await self._session.get(self.model, pk)
+                return await self._session.get(self.model, key)
         statement = self._select([], options).where(self._key_clause(pk))
         with self.translate_errors():
             return (await self._session.scalars(statement)).unique().one_or_none()
