@@ -7,7 +7,6 @@ import functools
 import inspect as pyinspect
 import random
 import re
-import subprocess
 import sys
 import tracemalloc
 from datetime import datetime, timedelta
@@ -431,9 +430,12 @@ async def test_a_cursor_made_in_another_process_is_valid(
         "m = inspect(Reading); keys = sort_keys(m, '-grp');"
         f"print(encode_cursor(ordering_signature(m, keys), [{last.grp}, {last.id}]))"
     )
-    made = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    ).stdout.strip()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE
+    )
+    output, _ = await asyncio.wait_for(child.communicate(), timeout=60)
+    assert child.returncode == 0
+    made = output.decode().strip()
     assert made == first.next_cursor
     async with sessions() as session:
         following = await ReadingRepository(session).paginate(order_by="-grp", limit=10, after=made)
@@ -507,7 +509,7 @@ async def test_a_walk_survives_concurrent_writes(
         async with sessions.begin() as session:  # another writer, between pages
             repo = ReadingRepository(session)
             added = await repo.create_many(reading_rows(3, seed=step))
-            victims = rng.sample(sorted(survivors), 2) + [added[0].id]
+            victims = [*rng.sample(sorted(survivors), 2), added[0].id]
             await repo.delete_where(Reading.id.in_(victims))
             survivors -= set(victims)
     assert len(seen) == len(set(seen)), "a row came twice"
@@ -521,9 +523,8 @@ async def test_stream_is_an_async_generator_in_list_order(
     session: AsyncSession, readings: list[Reading], backend: str
 ) -> None:
     repo = ReadingRepository(session)
-    stream = repo.stream(order_by=["-label", "taken"], batch_size=4)
-    assert pyinspect.isasyncgen(stream)
-    streamed = [r.id async for r in stream]
+    assert pyinspect.isasyncgen(repo.stream())
+    streamed = [r.id async for r in repo.stream(order_by=["-label", "taken"], batch_size=4)]
     listed = [r.id for r in await repo.list(order_by=["-label", "taken"])]
     assert streamed == listed
     expected = expected_order(readings, [("label", True), ("taken", False)], NULLS_LOW[backend])

@@ -4,6 +4,8 @@
   ``assert_type``: mypy must report nothing, and its walk-through must run on every backend.
 - ``typing/misuse_repository.py`` holds misuses, one a line, each marked ``# E: <code>``:
   mypy must report exactly those codes on those lines and nothing anywhere else.
+- pyright, in strict mode (the ``# pyright: strict`` comment the client module opens
+  with), must report nothing on the client module either: users' IDEs run it.
 
 mypy runs once, on both files, for the whole module.
 """
@@ -12,7 +14,10 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 import tokenize
 from collections import defaultdict
@@ -34,6 +39,7 @@ MARKER = re.compile(r"#\s*E:")
 """Starts an expectation comment; what follows must match ``EXPECTATION``."""
 EXPECTATION = re.compile(r"#\s*E:\s*(?P<codes>[a-z][a-z0-9-]*(?:\s*,\s*[a-z][a-z0-9-]*)*)\s*")
 CLIENT_IMPORTS = frozenset({"sqla_repo", "sqlalchemy", "typing_extensions"})
+PYRIGHT_STRICT = "# pyright: strict"
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,49 @@ def mypy_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, list[Dia
 def test_client_module_type_checks(mypy_errors: dict[Path, list[Diagnostic]]) -> None:
     errors = mypy_errors.get(CLIENT, [])
     assert not errors, "\n".join(map(str, errors))
+
+
+def test_client_module_passes_pyright_strict(tmp_path: Path) -> None:
+    """pyright on a copy of the client module outside the source tree, so that
+    ``sqla_repo`` resolves as an application's does: through this environment."""
+    first_line = CLIENT.read_text(encoding="utf-8").splitlines()[0]
+    assert first_line == PYRIGHT_STRICT, f"client_ok.py must start with {PYRIGHT_STRICT!r}"
+    client = tmp_path / CLIENT.name
+    shutil.copyfile(CLIENT, client)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYRIGHT_PYTHON")}
+    env["PYRIGHT_PYTHON_IGNORE_WARNINGS"] = "1"  # no look-up of newer releases
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pyright",
+            "--pythonpath",
+            sys.executable,
+            "--outputjson",
+            str(client),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    try:
+        report = json.loads(completed.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(
+            f"pyright exited with {completed.returncode}: {completed.stdout}{completed.stderr}"
+        )
+    diagnostics = [
+        f"{CLIENT.name}:{d['range']['start']['line'] + 1}: {d['severity']}: {d['message']}"
+        f"  [{d.get('rule', '')}]"
+        for d in report["generalDiagnostics"]
+        if d["severity"] in ("error", "warning")
+    ]
+    assert not diagnostics, "\n".join(diagnostics)
+    assert report["summary"]["filesAnalyzed"] == 1
+    assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
 def test_no_errors_outside_the_typing_files(mypy_errors: dict[Path, list[Diagnostic]]) -> None:

@@ -18,6 +18,8 @@ from sqlalchemy import event, exc, pool
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from ._upsert import FOUND_FLAG
+
 if TYPE_CHECKING:
     from ._engine import PoolConfig
 
@@ -66,12 +68,13 @@ def mysql_setup(url: URL, config: PoolConfig) -> EngineSetup:
     def install(engine: Engine) -> None:
         # pool_recycle is fixed when the engine is built, but a server may close idle
         # connections sooner: read its wait_timeout on each new connection and retire
-        # the connection at checkout before the server would close it.
+        # the connection at checkout before the server would close it. The same
+        # round trip declares the session variable get_or_create reads.
         @event.listens_for(engine, "connect")
         def _read_wait_timeout(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
             cursor = dbapi_connection.cursor()
             try:
-                cursor.execute("SELECT @@SESSION.wait_timeout")
+                cursor.execute(f"SELECT @@SESSION.wait_timeout, ({FOUND_FLAG} := 0)")
                 row = cursor.fetchone()
             finally:
                 cursor.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, func, inspect, literal, select
@@ -123,7 +123,7 @@ class Reads(RepositoryBase[ModelT, PkT]):
         order_by: OrderBy | None = None,
         batch_size: int = 1000,
         options: Options | None = None,
-    ) -> AsyncIterator[ModelT]:
+    ) -> AsyncGenerator[ModelT, None]:
         """The matching objects one by one, in bounded memory (``async for``, no ``await``).
 
         Rows arrive ``batch_size`` at a time, from a server-side cursor where the

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Table, and_, bindparam, func, literal_column, null
+from sqlalchemy import Column, Select, Table, and_, bindparam, func, literal_column, null, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -31,6 +31,8 @@ class ConflictStatements:
     reports_existing: bool
     """Whether ``insert_if_absent`` also returns an existing row, followed by two flags:
     whether a row existed, and whether it is the one ``target`` names."""
+    existed: Select[Any] | None = None
+    """Reads the first flag again after the statement, for when it came back NULL."""
 
 
 def _keep_key(table: Table, target: ConflictTarget) -> dict[str, Any]:
@@ -103,8 +105,11 @@ def _duplicate_key_upsert(
 # a session variable, the no-op assignment of the key to itself sets it, and
 # RETURNING reads it, all within the one statement. A second flag tells whether
 # the row that clashed is the one the target names: MySQL/MariaDB update on a
-# clash with any unique key of the table.
-_FOUND = "@sqla_repo_found"
+# clash with any unique key of the table. MariaDB reads a variable the connection
+# has never set as NULL for the whole statement: engines from EngineFactory declare
+# it on connect; on others the first use reads it again afterwards.
+FOUND_FLAG = "@sqla_repo_found"
+_FOUND = FOUND_FLAG
 
 
 def _duplicate_key_insert_if_absent(
@@ -135,4 +140,5 @@ ON_DUPLICATE_KEY = ConflictStatements(
     upsert=_duplicate_key_upsert,
     insert_if_absent=_duplicate_key_insert_if_absent,
     reports_existing=True,
+    existed=select(literal_column(FOUND_FLAG)),
 )

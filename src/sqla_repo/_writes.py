@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Column, Integer, and_, delete, insert, inspect, update
-from sqlalchemy.orm import MANYTOONE, ColumnProperty
+from sqlalchemy.orm import ColumnProperty
 from sqlalchemy.orm.attributes import instance_state
 
 from ._base import ModelT, PkT, RepositoryBase
@@ -53,9 +53,8 @@ class Writes(RepositoryBase[ModelT, PkT]):
         rows = [self._row(item) for item in items]
         if not rows:
             return []
-        await self._flush()
-        if not self._core_writes() or any(values is None for _, values in rows):
-            return await self._insert_by_unit_of_work([obj for obj, _ in rows])
+        if any(values is None for _, values in rows) or not await self._core_writes():
+            return await self._insert_by_unit_of_work(rows)
         written: list[Any] = [None] * len(rows)
         for keys, members in _grouped(rows):
             generated = [
@@ -119,8 +118,7 @@ class Writes(RepositoryBase[ModelT, PkT]):
         if not rows:
             return []
         self._check_conflict_values(rows, target.attributes)
-        self._require_core_writes("upsert")
-        await self._flush()
+        await self._require_core_writes("upsert")
         returning = self._stored_columns
         written: list[Any] = [None] * len(rows)
         for keys, members in _grouped(rows):
@@ -163,8 +161,7 @@ class Writes(RepositoryBase[ModelT, PkT]):
         missing = [name for name in target.attributes if name not in values]
         if missing:
             raise InvalidFieldError(f"values must give the on= fields; missing {missing}")
-        self._require_core_writes("get_or_create")
-        await self._flush()
+        await self._require_core_writes("get_or_create")
         conflicts = self._backend.conflicts
         returning = self._stored_columns
         statement = conflicts.insert_if_absent(self._table, target, self._params(row), returning)
@@ -175,7 +172,11 @@ class Writes(RepositoryBase[ModelT, PkT]):
                 returned = (await self._session.execute(statement)).all()
             if conflicts.reports_existing:
                 *stored, existed, named = returned[0]
-                if existed and not named:
+                if existed is None and conflicts.existed is not None:
+                    with self.translate_errors():
+                        existed = (await self._session.execute(conflicts.existed)).scalar()
+                existed = _flag(existed)
+                if existed and not _flag(named):
                     raise ConflictError(
                         f"the values clash with another unique key of {self.model.__name__}"
                     )
@@ -277,24 +278,8 @@ class Writes(RepositoryBase[ModelT, PkT]):
     def _values_of(self, obj: Any) -> dict[str, Any] | None:
         stored = instance_state(obj).dict
         values = {key: stored[key] for key in self._mapper.column_attrs.keys() if key in stored}  # noqa: SIM118
-        for rel in self._mapper.relationships:
-            related = stored.get(rel.key)
-            if related is None or (rel.uselist and not related):
-                continue
-            state = None if rel.uselist else inspect(related)
-            if (
-                state is None
-                or rel.direction is not MANYTOONE
-                or rel.secondary is not None
-                or not state.has_identity
-            ):
-                return None  # a graph to insert: the unit of work's job
-            remote_values = state.dict
-            for local, remote in rel.local_remote_pairs:
-                remote_key = state.mapper.get_property_by_column(remote).key
-                if remote_key not in remote_values:
-                    return None
-                values[self._attribute_of(local)] = remote_values[remote_key]
+        if any(stored.get(rel.key) not in (None, []) for rel in self._mapper.relationships):
+            return None  # related objects to link or insert: the unit of work's job
         return self._with_version(values)
 
     def _object(self, row: tuple[Any | None, dict[str, Any] | None]) -> Any:
@@ -311,7 +296,10 @@ class Writes(RepositoryBase[ModelT, PkT]):
                 values[key] = generate(None)
         return values
 
-    async def _insert_by_unit_of_work(self, objects: list[Any]) -> builtins.list[ModelT]:
+    async def _insert_by_unit_of_work(
+        self, rows: Sequence[tuple[Any | None, dict[str, Any] | None]]
+    ) -> builtins.list[ModelT]:
+        objects = [obj if obj is not None else self._instance(values or {}) for obj, values in rows]
         self._session.add_all(objects)
         await self._flush()
         for obj in objects:
@@ -368,13 +356,16 @@ class Writes(RepositoryBase[ModelT, PkT]):
                 f"pass sqlalchemy.true() to mean that"
             )
 
-    def _core_writes(self) -> bool:
-        """Whether rows can be written by Core statements and registered afterwards.
+    async def _core_writes(self) -> bool:
+        """Flush, then tell whether rows can be written by Core statements.
 
-        Needs ``INSERT ... RETURNING`` (PostgreSQL, SQLite 3.35+, MariaDB 10.5+) and a
-        model on one table without inheritance (the unit of work sets discriminators
-        and writes joined tables).
+        Needs ``INSERT ... RETURNING`` (PostgreSQL, SQLite 3.35+, MariaDB 10.5+; the
+        dialect knows once connected) and a model on one table without inheritance
+        (the unit of work sets discriminators and writes joined tables).
         """
+        await self._flush()
+        with self.translate_errors():
+            await self._session.connection(bind_arguments={"mapper": self._mapper})
         mapper = self._mapper
         return (
             bool(self._dialect.insert_returning)
@@ -383,9 +374,9 @@ class Writes(RepositoryBase[ModelT, PkT]):
             and mapper.polymorphic_on is None
         )
 
-    def _require_core_writes(self, method: str) -> None:
-        if not self._core_writes():
-            raise InvalidFieldError(
+    async def _require_core_writes(self, method: str) -> None:
+        if not await self._core_writes():
+            raise NotImplementedError(
                 f"{method} needs INSERT ... RETURNING (PostgreSQL, SQLite 3.35+, "
                 f"MariaDB 10.5+) and a model without inheritance"
             )
@@ -418,6 +409,13 @@ class Writes(RepositoryBase[ModelT, PkT]):
 
     def _params(self, values: Mapping[str, Any]) -> dict[str, Any]:
         return {self._column_key(name): value for name, value in values.items()}
+
+
+def _flag(value: object) -> bool:
+    """A flag the server returned: an integer, or its text when the type is not known."""
+    if isinstance(value, bytes | str):
+        return int(value) != 0
+    return bool(value)
 
 
 def _grouped(
