@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast, overload
 
 from sqlalchemy import Column, Integer, and_, delete, insert, inspect, update
-from sqlalchemy.orm import ColumnProperty
+from sqlalchemy.orm import ColumnProperty, QueryableAttribute
 from sqlalchemy.orm.attributes import instance_state
 
 from ._base import ModelT, PkT, RepositoryBase
@@ -30,6 +30,8 @@ from ._statements import (
 )
 
 Item = Any  # a model instance or a mapping of field names; typed on the public methods
+
+_FieldT = TypeVar("_FieldT", bound="str | QueryableAttribute[Any]")
 
 _GET_OR_CREATE_ATTEMPTS = 3
 
@@ -194,7 +196,14 @@ class Writes(RepositoryBase[ModelT, PkT]):
             f"get_or_create was reading it, {_GET_OR_CREATE_ATTEMPTS} times; retry the transaction"
         )
 
-    async def update_where(self, *where: Where, values: Mapping[FieldName, Any]) -> int:
+    # Two signatures with one result: a Mapping's key type is invariant, so a dict
+    # built beforehand (dict[str, ...], dict[InstrumentedAttribute[int], ...]) needs
+    # the TypeVar, while a literal mixing names and attributes needs the union.
+    @overload
+    async def update_where(self, *where: Where, values: Mapping[FieldName, Any]) -> int: ...
+    @overload
+    async def update_where(self, *where: Where, values: Mapping[_FieldT, Any]) -> int: ...
+    async def update_where(self, *where: Where, values: Mapping[Any, Any]) -> int:
         """Set ``values`` on every row matching ``where``; return the number of rows matched.
 
         ``values`` maps column names or attributes to values or SQL expressions

@@ -1,25 +1,35 @@
+# pyright: strict
 """A client module as an application writes it: its own models, repositories and engine.
 
-Type-checked with ``mypy --strict`` (every public result is pinned with ``assert_type``)
-and run as a CRUD walk-through: ``python client_ok.py DATABASE_URL``. It imports only
-``sqla_repo``, SQLAlchemy and the standard library, so it also checks an installed wheel.
+Type-checked with ``mypy --strict`` and pyright in strict mode (every public result is
+pinned with ``assert_type``) and run as a walk-through of every repository method:
+``python client_ok.py DATABASE_URL``. It imports only ``sqla_repo``, SQLAlchemy,
+``typing_extensions`` and the standard library, so it also checks an installed wheel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Coroutine
+from collections.abc import AsyncGenerator, Awaitable, Coroutine
+from contextlib import AbstractContextManager, aclosing
 from typing import Any, assert_type
 
-from sqlalchemy import Integer, String
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import ForeignKey, Integer, MetaData, String, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncAttrs, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 
 from sqla_repo import (
+    NAMING_CONVENTION,
     ConflictError,
+    CursorPage,
     EngineFactory,
+    InvalidCursorError,
+    InvalidFieldError,
     NotFoundError,
+    NotLoadedError,
+    OrderBy,
+    Page,
     PoolConfig,
     Repository,
     User,
@@ -27,8 +37,11 @@ from sqla_repo import (
 )
 
 
-class ClientBase(DeclarativeBase):
-    """The application's own declarative base (not ``sqla_repo.Base``)."""
+class ClientBase(AsyncAttrs, DeclarativeBase):
+    """The application's own declarative base (not ``sqla_repo.Base``), with the same
+    constraint names and ``awaitable_attrs``."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class Gadget(ClientBase):
@@ -38,6 +51,19 @@ class Gadget(ClientBase):
     sku: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(String(200))
+    stock: Mapped[int] = mapped_column(Integer, default=0)
+
+    parts: Mapped[list[Part]] = relationship(back_populates="gadget", order_by="Part.id")
+
+
+class Part(ClientBase):
+    __tablename__ = "client_parts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gadget_id: Mapped[int] = mapped_column(ForeignKey("client_gadgets.id"))
+    name: Mapped[str] = mapped_column(String(100))
+
+    gadget: Mapped[Gadget] = relationship(back_populates="parts")
 
 
 class Label(ClientBase):
@@ -56,6 +82,12 @@ class GadgetRepository(Repository[Gadget]):
         found = await self.list(Gadget.sku == sku, limit=1)
         return found[0] if found else None
 
+    async def skus(self) -> list[str]:
+        """A statement of its own, with the repository's error translation."""
+        with self.translate_errors():
+            result = await self.session.scalars(select(Gadget.sku).order_by(Gadget.sku))
+        return list(result)
+
 
 class KeyedGadgetRepository(Repository[Gadget, int]):
     """``pk`` arguments are ``int``."""
@@ -63,6 +95,10 @@ class KeyedGadgetRepository(Repository[Gadget, int]):
 
 class LabelRepository(Repository[Label, str]):
     """``pk`` arguments are ``str``."""
+
+
+class PartRepository(Repository[Part, int]):
+    pass
 
 
 def pool_config() -> PoolConfig:
@@ -178,7 +214,8 @@ async def conflict(sessions: async_sessionmaker[AsyncSession]) -> None:
 async def delete(sessions: async_sessionmaker[AsyncSession], desk_id: int) -> None:
     async with sessions() as session, session.begin():
         keyed = KeyedGadgetRepository(session)
-        deletion = assert_type(keyed.delete(desk_id), Coroutine[Any, Any, None])
+        # mypy calls the coroutine object Coroutine, pyright CoroutineType: both assign
+        deletion: Coroutine[Any, Any, None] = keyed.delete(desk_id)
         await deletion
         try:
             await keyed.delete(desk_id)
@@ -193,8 +230,281 @@ async def delete(sessions: async_sessionmaker[AsyncSession], desk_id: int) -> No
         assert [gadget.sku for gadget in await gadgets.list()] == ["G-1b"]
 
 
+GADGET_NAMES = ["Stool", "Shelf", "Lamp shade", "Brass lamp", "Big table", "Bench", "Armchair"]
+"""Every gadget's name after ``bulk_writes``, in descending order."""
+
+
+async def bulk_writes(sessions: async_sessionmaker[AsyncSession], lamp_id: int) -> None:
+    async with sessions() as session, session.begin():
+        gadgets = KeyedGadgetRepository(session)
+        assert assert_type(await gadgets.create_many([]), list[Gadget]) == []
+        created = assert_type(
+            await gadgets.create_many(
+                [
+                    Gadget(sku="G-3", name="Chair"),
+                    {"sku": "G-4", "name": "Table", "note": "pine"},
+                    {"sku": "G-5", "name": "Shelf"},
+                ]
+            ),
+            list[Gadget],
+        )
+        assert [gadget.sku for gadget in created] == ["G-3", "G-4", "G-5"]
+        assert len({gadget.id for gadget in created}) == 3
+        chair = created[0]
+
+        armchair = assert_type(
+            await gadgets.upsert({"sku": "G-3", "name": "Armchair"}, on=["sku"]), Gadget
+        )
+        assert (armchair.id, armchair.sku, armchair.name) == (chair.id, "G-3", "Armchair")
+        stool = assert_type(
+            await gadgets.upsert(Gadget(sku="G-6", name="Stool"), on=[Gadget.sku]), Gadget
+        )
+        assert isinstance(stool.id, int)
+        assert stool.id not in {gadget.id for gadget in created}
+
+        upserted = assert_type(
+            await gadgets.upsert_many(
+                [{"sku": "G-4", "name": "Big table"}, {"sku": "G-7", "name": "Bench"}],
+                on=Gadget.sku,
+                update=["name"],
+            ),
+            list[Gadget],
+        )
+        assert [(g.sku, g.name, g.note) for g in upserted] == [
+            ("G-4", "Big table", "pine"),
+            ("G-7", "Bench", None),
+        ]
+        assert upserted[0].id == created[1].id
+        assert assert_type(await gadgets.upsert_many([]), list[Gadget]) == []
+
+        shade, inserted = assert_type(
+            await gadgets.get_or_create(
+                {"sku": "G-8"}, on=["sku"], defaults={"name": "Lamp shade"}
+            ),
+            tuple[Gadget, bool],
+        )
+        assert inserted
+        assert (shade.sku, shade.name) == ("G-8", "Lamp shade")
+        again, inserted_again = await gadgets.get_or_create(
+            {"sku": "G-8"}, on="sku", defaults={"name": "Not used"}
+        )
+        assert not inserted_again
+        assert (again.id, again.name) == (shade.id, "Lamp shade")
+
+        parts = assert_type(
+            await PartRepository(session).create_many(
+                [{"gadget_id": lamp_id, "name": "Bulb"}, {"gadget_id": lamp_id, "name": "Cord"}]
+            ),
+            list[Part],
+        )
+        assert [part.name for part in parts] == ["Bulb", "Cord"]
+
+
+async def queries(sessions: async_sessionmaker[AsyncSession], lamp_id: int) -> None:
+    async with sessions() as session:
+        gadgets = KeyedGadgetRepository(session)
+        lamp = assert_type(await gadgets.get_one(lamp_id), Gadget)
+        assert lamp.sku == "G-1b"
+        try:
+            await gadgets.get_one(lamp_id + 1000)
+        except NotFoundError:
+            pass
+        else:
+            raise AssertionError("get_one of a missing primary key did not raise NotFoundError")
+
+        by_key = assert_type(await gadgets.get_many([lamp_id, lamp_id + 1000]), dict[int, Gadget])
+        assert list(by_key) == [lamp_id]
+        assert by_key[lamp_id] is lamp
+        assert assert_type(await gadgets.get_many([]), dict[int, Gadget]) == {}
+        labels = assert_type(
+            await LabelRepository(session).get_many(("new", "old")), dict[str, Label]
+        )
+        assert list(labels) == ["new"]
+
+        assert assert_type(await gadgets.count(), int) == 7
+        assert await gadgets.count(Gadget.note.is_not(None)) == 2
+        assert await gadgets.count(text("1 = 1")) == 7
+        assert assert_type(await gadgets.exists(Gadget.sku == "G-5"), bool)
+        assert not await gadgets.exists(Gadget.sku == "G-404")
+        assert not await gadgets.exists(text("1 = 0"))
+
+        everything = assert_type(await gadgets.list(text("1 = 1")), list[Gadget])
+        assert len(everything) == 7
+        by_name = assert_type(await gadgets.list(order_by="-name"), list[Gadget])
+        assert [gadget.name for gadget in by_name] == GADGET_NAMES
+        ordering: OrderBy = ["-stock", Gadget.sku]
+        assert [g.sku for g in await gadgets.list(order_by=ordering, limit=2, offset=1)] == [
+            "G-3",
+            "G-4",
+        ]
+
+        first = assert_type(await gadgets.page(order_by="sku", limit=3), Page[Gadget])
+        assert_type(first.items, list[Gadget])
+        assert_type(first.total, int)
+        assert_type(first.limit, int)
+        assert_type(first.offset, int)
+        assert [gadget.sku for gadget in first.items] == ["G-1b", "G-3", "G-4"]
+        assert (first.total, first.limit, first.offset) == (7, 3, 0)
+        past_the_end = await gadgets.page(Gadget.note.is_not(None), limit=10, offset=5)
+        assert (past_the_end.items, past_the_end.total) == ([], 2)
+
+        names: list[str] = []
+        after: str | None = None
+        pages = 0
+        while True:
+            chunk = assert_type(
+                await gadgets.paginate(order_by=Gadget.name.desc(), limit=3, after=after),
+                CursorPage[Gadget],
+            )
+            assert_type(chunk.items, list[Gadget])
+            assert_type(chunk.next_cursor, str | None)
+            assert_type(chunk.has_next, bool)
+            names += [gadget.name for gadget in chunk.items]
+            pages += 1
+            if not chunk.has_next:
+                assert chunk.next_cursor is None
+                break
+            after = chunk.next_cursor
+        assert (names, pages) == (GADGET_NAMES, 3)
+        try:
+            await gadgets.paginate(after="")
+        except InvalidCursorError:
+            pass
+        else:
+            raise AssertionError("an empty cursor did not raise InvalidCursorError")
+
+        stream = assert_type(
+            gadgets.stream(Gadget.sku != "G-1b", order_by="sku", batch_size=2),
+            AsyncGenerator[Gadget, None],
+        )
+        streamed: list[str] = []
+        async for gadget in stream:
+            assert_type(gadget, Gadget)
+            streamed.append(gadget.sku)
+        assert streamed == ["G-3", "G-4", "G-5", "G-6", "G-7", "G-8"]
+        async with aclosing(gadgets.stream(batch_size=2)) as early:
+            async for gadget in early:
+                assert gadget.sku == "G-1b"
+                break
+        assert await gadgets.count() == 7  # the session is still usable
+
+        skus = assert_type(await GadgetRepository(session).skus(), list[str])
+        assert skus == ["G-1b", "G-3", "G-4", "G-5", "G-6", "G-7", "G-8"]
+
+
+async def loading(sessions: async_sessionmaker[AsyncSession], lamp_id: int) -> None:
+    """``options=`` on reads, ``NotLoadedError`` and ``awaitable_attrs``."""
+    user = User(email="ann@example.com", name="Ann")
+    email = await assert_type(user.awaitable_attrs.email, Awaitable[Any])
+    assert email == "ann@example.com"
+
+    not_loaded: NotLoadedError | None = None
+    async with sessions() as session:
+        lamp = await KeyedGadgetRepository(session).get_one(lamp_id)
+        try:
+            print(lamp.parts)
+        except NotLoadedError as err:
+            not_loaded = err
+        if not_loaded is None:
+            raise AssertionError("an unloaded relationship did not raise NotLoadedError")
+        assert "Gadget.parts" in str(not_loaded)
+        parts = await assert_type(lamp.awaitable_attrs.parts, Awaitable[Any])
+        assert [part.name for part in parts] == ["Bulb", "Cord"]
+
+    with_parts = [selectinload(Gadget.parts)]
+    async with sessions() as session:
+        gadgets = KeyedGadgetRepository(session)
+        found = assert_type(await gadgets.get(lamp_id, options=with_parts), Gadget | None)
+        assert found is not None
+        assert [part.name for part in found.parts] == ["Bulb", "Cord"]
+        one = assert_type(await gadgets.get_one(lamp_id, options=with_parts), Gadget)
+        assert one is found
+        many = assert_type(
+            await gadgets.get_many([lamp_id], options=[selectinload(Gadget.parts)]),
+            dict[int, Gadget],
+        )
+        assert [part.name for part in many[lamp_id].parts] == ["Bulb", "Cord"]
+
+    async with sessions() as session:
+        gadgets = KeyedGadgetRepository(session)
+        listed = await gadgets.list(Gadget.sku.in_(["G-1b", "G-3"]), options=with_parts)
+        assert [len(gadget.parts) for gadget in listed] == [2, 0]
+    async with sessions() as session:
+        gadgets = KeyedGadgetRepository(session)
+        page = await gadgets.page(Gadget.sku.in_(["G-1b", "G-3"]), options=with_parts)
+        assert [len(gadget.parts) for gadget in page.items] == [2, 0]
+    async with sessions() as session:
+        gadgets = KeyedGadgetRepository(session)
+        cursor_page = await gadgets.paginate(Gadget.id == lamp_id, options=with_parts)
+        assert [len(gadget.parts) for gadget in cursor_page.items] == [2]
+    async with sessions() as session:
+        gadgets = KeyedGadgetRepository(session)
+        counts = [
+            len(gadget.parts)
+            async for gadget in gadgets.stream(
+                Gadget.sku.in_(["G-1b", "G-3"]), batch_size=1, options=with_parts
+            )
+        ]
+        assert counts == [2, 0]
+
+
+async def translated_errors(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A statement of the client's own, with the repository's errors."""
+    caught: ConflictError | None = None
+    async with sessions() as session:
+        gadgets = GadgetRepository(session)
+        assert_type(gadgets.translate_errors(), AbstractContextManager[None])
+        try:
+            with gadgets.translate_errors():
+                await session.execute(insert(Gadget).values(sku="G-1b", name="Twin"))
+        except ConflictError as err:
+            caught = err
+        await session.rollback()
+    if caught is None:
+        raise AssertionError("a duplicate sku in a custom statement did not raise ConflictError")
+    assert caught.columns == ("sku",)
+
+
+async def set_based_writes(sessions: async_sessionmaker[AsyncSession], lamp_id: int) -> None:
+    async with sessions() as session, session.begin():
+        gadgets = KeyedGadgetRepository(session)
+        lamp = await gadgets.get_one(lamp_id)
+        matched = assert_type(
+            await gadgets.update_where(
+                Gadget.sku.in_(["G-1b", "G-5"]),
+                values={"note": "sale", Gadget.stock: Gadget.stock + 5},
+            ),
+            int,
+        )
+        assert matched == 2
+        assert (lamp.note, lamp.stock) == ("sale", 5)  # updated in place, no lazy load
+        assert await gadgets.update_where(text("1 = 0"), values={"note": "never"}) == 0
+        try:
+            await gadgets.update_where(values={"note": "everything"})
+        except InvalidFieldError:
+            pass
+        else:
+            raise AssertionError("update_where() without a condition did not raise")
+
+        deleted = assert_type(await gadgets.delete_where(Gadget.sku.in_(["G-7", "G-8"])), int)
+        assert deleted == 2
+        assert await gadgets.delete_where(text("1 = 0")) == 0
+        try:
+            await gadgets.delete_where()
+        except InvalidFieldError:
+            pass
+        else:
+            raise AssertionError("delete_where() without a condition did not raise")
+
+    async with sessions() as session:
+        gadgets = KeyedGadgetRepository(session)
+        assert await gadgets.count() == 5
+        on_sale = await gadgets.list(Gadget.note == "sale")
+        assert [(g.sku, g.stock) for g in on_sale] == [("G-1b", 5), ("G-5", 5)]
+
+
 async def walk_through(url: str) -> None:
-    """Create, get, list, update, conflict and delete on the database at ``url``.
+    """Create, get, list, update, conflict, delete, then every query and bulk write.
 
     Drops the client's tables first (leftovers of an interrupted run) and at the end.
     """
@@ -212,6 +522,11 @@ async def walk_through(url: str) -> None:
             await read_and_update(sessions, lamp_id)
             await conflict(sessions)
             await delete(sessions, desk_id)
+            await bulk_writes(sessions, lamp_id)
+            await queries(sessions, lamp_id)
+            await loading(sessions, lamp_id)
+            await translated_errors(sessions)
+            await set_based_writes(sessions, lamp_id)
         finally:
             async with engine.begin() as connection:
                 await connection.run_sync(ClientBase.metadata.drop_all)

@@ -7,13 +7,25 @@ error and no unmarked line gets any, so a misuse that stops being rejected fails
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, ForeignKey, Integer, String
+from sqlalchemy import Engine, ForeignKey, Integer, String, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    selectinload,
+    sessionmaker,
+)
 
 from sqla_repo import (
+    NAMING_CONVENTION,
     ConflictError,
+    CursorPage,
     EngineFactory,
+    OrderBy,
+    Page,
     PoolConfig,
     Repository,
     User,
@@ -38,6 +50,8 @@ class Order(MisuseBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("misuse_products.id"))
+
+    product: Mapped[Product] = relationship()
 
 
 class Tag(MisuseBase):
@@ -143,3 +157,98 @@ def wrong_errors(err: ConflictError) -> None:
     err.columns.append("sku")  # E: attr-defined
     first: list[str] = err.columns  # E: assignment
     print(name, first)
+
+
+async def wrong_query_arguments(
+    products: ProductRepository, orders: OrderRepository, tags: TagRepository
+) -> None:
+    await orders.get_one("1")  # E: arg-type
+    await orders.get_many([1, "2"])  # E: list-item
+    await orders.get_many(1)  # E: arg-type
+    await tags.get_many([("scope",)])  # E: list-item
+    await products.get_many([1], [selectinload(Order.product)])  # E: call-arg
+    await products.list(options=[1])  # E: list-item
+    await orders.get(1, options=selectinload(Order.product))  # E: arg-type
+    await products.count(Product.sku)  # E: arg-type
+    await products.count(limit=1)  # E: call-arg
+    await products.exists("sku = 'x'")  # E: arg-type
+    await products.page(limit="10")  # E: arg-type
+    await products.page(offset=None)  # E: arg-type
+    await products.page(after="cursor")  # E: call-arg
+    await products.paginate(after=1)  # E: arg-type
+    await products.paginate(offset=10)  # E: call-arg
+    await products.list(order_by=Product)  # E: arg-type
+    await products.list(order_by=text("sku DESC"))  # E: arg-type
+    ordering: OrderBy = 1  # E: assignment
+    products.stream(batch_size="1000")  # E: arg-type
+    print(ordering)
+
+
+async def wrong_query_results(products: ProductRepository, orders: OrderRepository) -> None:
+    by_key: dict[str, Order] = await orders.get_many([1])  # E: assignment
+    one = await products.get_one(1)
+    one.sku = None  # E: assignment
+    total: str = await products.count()  # E: assignment
+    found: str = await products.exists()  # E: assignment
+    page: Page[Order] = await products.page()  # E: assignment
+    cursor_page = await products.paginate()
+    items: list[Order] = cursor_page.items  # E: assignment
+    first: Order = cursor_page.items[0]  # E: assignment
+    cursor: str = cursor_page.next_cursor  # E: assignment
+    wrong_page: CursorPage[Product] = await products.page()  # E: assignment
+    print(by_key, total, found, page, items, first, cursor, wrong_page)
+
+
+async def misused_streams(products: ProductRepository) -> None:
+    await products.stream()  # E: misc
+    streamed: list[Product] = products.stream()  # E: assignment
+    for product in products.stream():  # E: attr-defined
+        print(product)
+    print(products.stream()[0])  # E: index
+    print(len(products.stream()))  # E: arg-type
+    async for order in products.stream():
+        wrong: Order = order  # E: assignment
+        print(wrong)
+    print(streamed)
+
+
+async def wrong_writes(products: ProductRepository, orders: OrderRepository) -> None:
+    await products.create_many(Product())  # E: arg-type
+    await products.create_many([Order()])  # E: list-item
+    created: list[Order] = await products.create_many([])  # E: assignment
+    await products.upsert()  # E: call-arg
+    await products.upsert({"sku": "x"}, ["sku"])  # E: call-arg
+    await products.upsert({"sku": "x"}, on=1)  # E: arg-type
+    await products.upsert({"sku": "x"}, update=Product.sku)  # E: arg-type
+    await products.upsert(Order(), on=["sku"])  # E: arg-type
+    await products.upsert_many(Product(), on=["sku"])  # E: arg-type
+    upserted: Product = await products.upsert_many([{"sku": "x"}])  # E: assignment
+    await products.get_or_create({"sku": "x"})  # E: call-arg
+    await products.get_or_create(Product(), on=["sku"])  # E: arg-type
+    await products.get_or_create({"sku": "x"}, on=["sku"], defaults=["x"])  # E: arg-type
+    product: Product = await products.get_or_create({"sku": "x"}, on=["sku"])  # E: assignment
+    pair = await products.get_or_create({"sku": "x"}, on="sku")
+    print(pair.sku)  # E: attr-defined
+    await products.update_where(Product.sku == "x")  # E: call-overload
+    await products.update_where(Product.sku == "x", values=["price_cents"])  # E: call-overload
+    await products.update_where(Product.sku == "x", values="price_cents=1")  # E: call-overload
+    await products.update_where(values={1: 2})  # E: dict-item
+    matched: bool = await orders.update_where(Order.id == 1, values={"id": 2})  # E: assignment
+    await products.delete_where(Product.sku)  # E: arg-type
+    deleted: list[Product] = await products.delete_where(Product.sku == "x")  # E: assignment
+    print(created, upserted, product, matched, deleted)
+
+
+async def misused_helpers(products: ProductRepository, user: User) -> None:
+    async with products.translate_errors():  # E: attr-defined, attr-defined
+        pass
+    with products.translate_errors() as nothing:
+        print(nothing.args)  # E: attr-defined
+    with products.translate_errors:  # E: attr-defined, attr-defined
+        pass
+    NAMING_CONVENTION["pk"] = "pk_%(table_name)s"  # E: index
+    await user.awaitable_attrs  # E: misc
+    email: str = user.awaitable_attrs.email  # E: assignment
+    Page[Product]([Order()], 1, 1, 0)  # E: list-item
+    CursorPage[Product]([], 1, False)  # E: arg-type
+    print(email)
