@@ -289,10 +289,12 @@ ORDERINGS: dict[str, tuple[Any, list[tuple[str, bool]]]] = {
 
 
 def expected_order(rows: list[Reading], keys: list[tuple[str, bool]], nulls_low: bool) -> list[int]:
-    """The order a backend gives: NULL below every value where ``nulls_low``, id last."""
+    """The order a backend gives: NULL below every value where ``nulls_low``, then the
+    primary key in the direction of the last key."""
+    tie = ("id", keys[-1][1] if keys else False)
 
     def compare(a: Reading, b: Reading) -> int:
-        for attr, descending in [*keys, ("id", False)]:
+        for attr, descending in [*keys, tie]:
             x, y = getattr(a, attr), getattr(b, attr)
             if x == y:
                 continue

@@ -96,7 +96,8 @@ class RepositoryBase(Generic[ModelT, PkT]):
             if populate_existing:
                 statement = statement.execution_options(populate_existing=True)
             with self.translate_errors():
-                found.extend((await self._session.scalars(statement)).unique())
+                result = await self._session.scalars(statement)
+                found.extend(result.unique() if options else result)
         return found
 
     def _select(self, where: Sequence[Where], options: Options | None = None) -> Select[Any]:

@@ -66,11 +66,14 @@ class SortKey:
 
 
 def sort_keys(mapper: Mapper[Any], order_by: OrderBy | None) -> list[SortKey]:
-    """The keys of ``order_by`` followed by the primary-key columns it lacks (ascending).
+    """The keys of ``order_by`` followed by the primary-key columns it lacks.
 
     The primary key makes every ordering total, so pages never overlap or skip
-    rows that share a value. A name, attribute or expression that is not the
-    model's own raises :class:`InvalidFieldError` before any SQL.
+    rows that share a value. It runs in the direction of the last key given
+    (ascending by default): an index on the ordering's columns, whose entries end
+    with the primary key on InnoDB, then serves the whole ordering, also backwards.
+    A name, attribute or expression that is not the model's own raises
+    :class:`InvalidFieldError` before any SQL.
     """
     if order_by is None:
         given: list[SortKey] = []
@@ -82,10 +85,11 @@ def sort_keys(mapper: Mapper[Any], order_by: OrderBy | None) -> list[SortKey]:
         )
         given = [_sort_key(mapper, item) for item in items]
     named = {key.attribute for key in given}
+    descending = given[-1].descending if given else False
     for column in mapper.primary_key:
         prop = cast("ColumnProperty[Any]", mapper.get_property_by_column(column))
         if prop.key not in named:
-            given.append(_column_key(prop, descending=False, nulls=None))
+            given.append(_column_key(prop, descending=descending, nulls=None))
     return given
 
 

@@ -77,7 +77,7 @@ class Reads(RepositoryBase[ModelT, PkT]):
             .offset(offset)
         )
         with self.translate_errors():
-            rows = (await self._session.execute(statement)).unique().all()
+            rows = await self._rows(statement, options)
         if rows:
             return Page([row[0] for row in rows], int(rows[0][1]), limit, offset)
         total = 0 if offset == 0 and limit > 0 else await self._count(where)
@@ -111,7 +111,7 @@ class Reads(RepositoryBase[ModelT, PkT]):
             statement = statement.where(self._after(keys, values))
         statement = statement.limit(min(limit + 1, MAX_WINDOW))
         with self.translate_errors():
-            rows = (await self._session.execute(statement)).unique().all()
+            rows = await self._rows(statement, options)
         has_next = len(rows) > limit
         rows = rows[:limit]
         cursor = _cursor_of(signature, keys, rows[-1]) if has_next else None
@@ -140,7 +140,7 @@ class Reads(RepositoryBase[ModelT, PkT]):
         batches = (
             self._cursor_batches(statement.order_by(*order_clauses(keys)), batch_size)
             if self._backend.interleaved_cursors
-            else self._keyset_batches(statement, keys, batch_size)
+            else self._keyset_batches(statement, keys, batch_size, options)
         )
         try:
             async for batch in batches:
@@ -169,14 +169,18 @@ class Reads(RepositoryBase[ModelT, PkT]):
             await result.close()
 
     async def _keyset_batches(
-        self, statement: Select[Any], keys: Sequence[SortKey], batch_size: int
+        self,
+        statement: Select[Any],
+        keys: Sequence[SortKey],
+        batch_size: int,
+        options: Options | None,
     ) -> AsyncGenerator[Sequence[ModelT], None]:
         """Batches from successive keyset queries, each read whole before it is handed out."""
         first = self._with_keys(statement, keys).limit(batch_size)
         query = first
         while True:
             with self.translate_errors():
-                rows = (await self._session.execute(query)).unique().all()
+                rows = await self._rows(query, options)
             yield [row[0] for row in rows]
             if len(rows) < batch_size:
                 return
@@ -187,6 +191,11 @@ class Reads(RepositoryBase[ModelT, PkT]):
         exact = self._backend.exact_value
         values = (exact(key.expression).label(f"_key_{n}") for n, key in enumerate(keys))
         return statement.add_columns(*values).order_by(*order_clauses(keys))
+
+    async def _rows(self, statement: Select[Any], options: Options | None) -> Sequence[Any]:
+        result = await self._session.execute(statement)
+        # joined eager loads of collections repeat rows; only options can add them
+        return cast("Sequence[Any]", (result.unique() if options else result).all())
 
     def _after(self, keys: Sequence[SortKey], values: Sequence[object]) -> ColumnElement[bool]:
         # bound with the type the values were read as, so they compare as stored

@@ -107,7 +107,8 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
 
         ``order_by``: a column name (``"-name"`` for descending), a mapped attribute,
         an expression such as ``Model.col.desc()``, or a sequence of them; the
-        primary key is appended as the tie-breaker, so the order is always total. A
+        primary key is appended as the tie-breaker (in the direction of the last key),
+        so the order is always total. A
         key that is not the model's own raises :class:`~sqla_repo.InvalidFieldError`,
         as do a ``limit`` or ``offset`` outside 0..2**63-1 and a condition on another
         table (use ``Model.relationship.has(...)``/``.any(...)`` instead).
@@ -121,14 +122,13 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
             statement = statement.offset(offset)
         with self.translate_errors():
             result = await self._session.scalars(statement)
-            return builtins.list(result.unique().all())
+            # joined eager loads of collections repeat rows; only options can add them
+            return builtins.list(result.unique().all() if options else result.all())
 
     async def count(self, *where: Where) -> int:
         """How many rows match every ``where`` condition; one ``SELECT count(*)``."""
-        statement = select(func.count()).select_from(self.model)
-        if where:
-            check_froms(self._mapper, self._select(where))
-            statement = statement.where(*where)
+        statement = select(func.count()).select_from(self.model).where(*where)
+        check_froms(self._mapper, statement)
         with self.translate_errors():
             return int((await self._session.execute(statement)).scalar_one())
 
@@ -137,10 +137,8 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
 
         Never counts: the database stops at the first matching row.
         """
-        subquery = select(literal(1)).select_from(self.model)
-        if where:
-            check_froms(self._mapper, self._select(where))
-            subquery = subquery.where(*where)
+        subquery = select(literal(1)).select_from(self.model).where(*where)
+        check_froms(self._mapper, subquery)
         with self.translate_errors():
             found = (await self._session.execute(select(exists(subquery)))).scalar_one()
             return bool(found)

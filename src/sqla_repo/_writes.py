@@ -11,13 +11,13 @@ import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast, overload
 
-from sqlalchemy import Column, Integer, and_, delete, insert, inspect, update
+from sqlalchemy import Column, and_, delete, insert, inspect, update
 from sqlalchemy.orm import ColumnProperty, QueryableAttribute
-from sqlalchemy.orm.attributes import instance_state
 
 from ._base import ModelT, PkT, RepositoryBase
 from ._errors import ConflictError, InvalidFieldError, SerializationError
 from ._materialize import new_instance, refresh_values, register_written
+from ._rows import Row, RowBuilder, grouped, in_processing_order
 from ._statements import (
     FieldName,
     Where,
@@ -28,8 +28,6 @@ from ._statements import (
     field_name,
     primary_key_fields,
 )
-
-Item = Any  # a model instance or a mapping of field names; typed on the public methods
 
 _FieldT = TypeVar("_FieldT", bound="str | QueryableAttribute[Any]")
 
@@ -52,25 +50,26 @@ class Writes(RepositoryBase[ModelT, PkT]):
         related objects must be inserted too are handed to the unit of work.
         Flushes; never commits.
         """
-        rows = [self._row(item) for item in items]
+        builder = RowBuilder(self._mapper, self._instance)
+        rows = [builder.row(item) for item in items]
         if not rows:
             return []
-        if any(values is None for _, values in rows) or not await self._core_writes():
+        if any(row.values is None for row in rows) or not await self._core_writes():
             return await self._insert_by_unit_of_work(rows)
+        key_names = set(primary_key_fields(self._mapper))
         written: list[Any] = [None] * len(rows)
-        for keys, members in _grouped(rows):
-            generated = [
+        for fields, members in grouped(rows):
+            returning = [
                 column
                 for column in self._stored_columns
-                if column.primary_key or self._attribute_of(column) not in keys
+                if column.primary_key or self._attribute_of(column) not in fields
             ]
-            statement = insert(self._table).returning(*generated)
-            params = [self._params(cast("dict[str, Any]", rows[i][1])) for i in members]
+            statement = insert(self._table).returning(*returning)
+            params = [builder.params(cast("dict[str, Any]", rows[i].values)) for i in members]
             with self.translate_errors():
                 returned = (await self._session.execute(statement, params)).all()
-            returned = _in_processing_order(returned, generated, keys, self._attribute_of)
-            objects = [self._object(rows[i]) for i in members]
-            stored = self._register(objects, generated, returned)
+            returned = in_processing_order(returned, returning, not key_names & fields)
+            stored = self._register([self._object(rows[i]) for i in members], returning, returned)
             for i, obj in zip(members, stored, strict=True):
                 written[i] = obj
         return written
@@ -116,20 +115,21 @@ class Writes(RepositoryBase[ModelT, PkT]):
             self._mapper, on if on is not None else primary_key_fields(self._mapper)
         )
         chosen = None if update is None else self._update_names(update)
-        rows = [self._row(item) for item in items]
+        builder = RowBuilder(self._mapper, self._instance)
+        rows = [builder.row(item) for item in items]
         if not rows:
             return []
         self._check_conflict_values(rows, target.attributes)
         await self._require_core_writes("upsert")
         returning = self._stored_columns
+        skip = set(target.attributes) | set(primary_key_fields(self._mapper))
         written: list[Any] = [None] * len(rows)
-        for keys, members in _grouped(rows):
-            skip = set(target.attributes) | set(primary_key_fields(self._mapper))
-            names = chosen if chosen is not None else [k for k in keys if k not in skip]
+        for fields, members in grouped(rows):
+            names = chosen if chosen is not None else [k for k in fields if k not in skip]
             statement = self._backend.conflicts.upsert(
-                self._table, target, [self._column_key(name) for name in names], returning
+                self._table, target, [builder.column_key(name) for name in names], returning
             )
-            params = [self._params(cast("dict[str, Any]", rows[i][1])) for i in members]
+            params = [builder.params(cast("dict[str, Any]", rows[i].values)) for i in members]
             with self.translate_errors():
                 returned = (await self._session.execute(statement, params)).all()
             objects = [self._object(rows[i]) for i in members]
@@ -156,9 +156,9 @@ class Writes(RepositoryBase[ModelT, PkT]):
         ``on`` is checked as for :meth:`upsert`. Flushes; never commits.
         """
         target = conflict_target(self._mapper, on)
-        given = {**(defaults or {}), **values}
-        obj, row = self._row(given)
-        if row is None:
+        builder = RowBuilder(self._mapper, self._instance)
+        given = builder.row({**(defaults or {}), **values})
+        if given.values is None:
             raise InvalidFieldError("get_or_create takes column values, not related objects")
         missing = [name for name in target.attributes if name not in values]
         if missing:
@@ -166,7 +166,9 @@ class Writes(RepositoryBase[ModelT, PkT]):
         await self._require_core_writes("get_or_create")
         conflicts = self._backend.conflicts
         returning = self._stored_columns
-        statement = conflicts.insert_if_absent(self._table, target, self._params(row), returning)
+        statement = conflicts.insert_if_absent(
+            self._table, target, builder.params(given.values), returning
+        )
         match = and_(*(self._attribute(name) == values[name] for name in target.attributes))
         read = self._select([]).where(match).execution_options(populate_existing=True)
         for _ in range(_GET_OR_CREATE_ATTEMPTS):
@@ -182,13 +184,12 @@ class Writes(RepositoryBase[ModelT, PkT]):
                     raise ConflictError(
                         f"the values clash with another unique key of {self.model.__name__}"
                     )
-                fresh = obj or new_instance(self._mapper, row)
+                fresh = self._object(given)
                 return self._register([fresh], returning, [stored])[0], not existed
             if returned:
-                fresh = obj or new_instance(self._mapper, row)
-                return self._register([fresh], returning, returned)[0], True
+                return self._register([self._object(given)], returning, returned)[0], True
             with self.translate_errors():
-                found = (await self._session.scalars(read)).unique().one_or_none()
+                found = (await self._session.scalars(read)).one_or_none()
             if found is not None:
                 return found, False
         raise SerializationError(
@@ -217,15 +218,15 @@ class Writes(RepositoryBase[ModelT, PkT]):
         named = column_values(self._mapper, values, primary_key_allowed=False)
         if not named:
             raise InvalidFieldError("update_where needs at least one field in values=")
-        check_froms(self._mapper, self._select(where))
-        await self._flush()
-        held = self._held()
         statement = (
             update(self.model)
             .where(*where)
             .values({self._attribute(name): value for name, value in named.items()})
             .execution_options(synchronize_session=False)
         )
+        check_froms(self._mapper, statement)
+        await self._flush()
+        held = self._held()
         if held and self._dialect.update_returning:
             keys = primary_key_fields(self._mapper)
             statement = statement.returning(*(self._attribute(k) for k in (*keys, *named)))
@@ -252,63 +253,25 @@ class Writes(RepositoryBase[ModelT, PkT]):
         ``sqlalchemy.true()`` to mean every row). Flushes; never commits.
         """
         self._require_condition("delete_where", where)
-        check_froms(self._mapper, self._select(where))
+        statement = delete(self.model).where(*where)
+        check_froms(self._mapper, statement)
         await self._flush()
         synchronize = "fetch" if self._held() else False
-        statement = (
-            delete(self.model).where(*where).execution_options(synchronize_session=synchronize)
-        )
+        statement = statement.execution_options(synchronize_session=synchronize)
         with self.translate_errors():
             result = await self._session.execute(statement)
         return int(cast("Any", result).rowcount)
 
     # --- helpers ------------------------------------------------------------
 
-    def _row(self, item: Item) -> tuple[Any | None, dict[str, Any] | None]:
-        """``(instance or None, column values or None)`` for one input item.
-
-        Mappings of plain column values on a model with the declarative constructor
-        skip building an instance until the row is stored. Values are ``None`` when
-        the item holds related objects only the unit of work can insert.
-        """
-        if isinstance(item, Mapping) and self._plain_constructor():
-            check_fields(self._mapper, item, primary_key_allowed=True)
-            if all(isinstance(self._mapper.attrs[k], ColumnProperty) for k in item):
-                return None, self._with_version(dict(item))
-        obj = self._instance(item)
-        state = instance_state(obj)
-        if not state.transient:
-            raise InvalidFieldError(
-                f"{type(obj).__name__} instances given to a bulk write must be new "
-                f"(transient), not already in a session"
-            )
-        return obj, self._values_of(obj)
-
-    def _values_of(self, obj: Any) -> dict[str, Any] | None:
-        stored = instance_state(obj).dict
-        values = {key: stored[key] for key in self._mapper.column_attrs.keys() if key in stored}  # noqa: SIM118
-        if any(stored.get(rel.key) not in (None, []) for rel in self._mapper.relationships):
-            return None  # related objects to link or insert: the unit of work's job
-        return self._with_version(values)
-
-    def _object(self, row: tuple[Any | None, dict[str, Any] | None]) -> Any:
+    def _object(self, row: Row) -> Any:
         """The instance a row is stored in: the one given, or a new one from its values."""
-        obj, values = row
-        return obj if obj is not None else new_instance(self._mapper, values or {})
+        return row.obj if row.obj is not None else new_instance(self._mapper, row.values or {})
 
-    def _with_version(self, values: dict[str, Any]) -> dict[str, Any]:
-        column = self._mapper.version_id_col
-        generate = self._mapper.version_id_generator
-        if column is not None and callable(generate):
-            key = self._attribute_of(column)
-            if values.get(key) is None:
-                values[key] = generate(None)
-        return values
-
-    async def _insert_by_unit_of_work(
-        self, rows: Sequence[tuple[Any | None, dict[str, Any] | None]]
-    ) -> builtins.list[ModelT]:
-        objects = [obj if obj is not None else self._instance(values or {}) for obj, values in rows]
+    async def _insert_by_unit_of_work(self, rows: Sequence[Row]) -> builtins.list[ModelT]:
+        objects = [
+            row.obj if row.obj is not None else self._instance(row.values or {}) for row in rows
+        ]
         self._session.add_all(objects)
         await self._flush()
         for obj in objects:
@@ -341,11 +304,10 @@ class Writes(RepositoryBase[ModelT, PkT]):
         check_fields(self._mapper, names, primary_key_allowed=False)
         return names
 
-    def _check_conflict_values(
-        self, rows: Sequence[tuple[Any, dict[str, Any] | None]], on: Sequence[str]
-    ) -> None:
+    def _check_conflict_values(self, rows: Sequence[Row], on: Sequence[str]) -> None:
         seen: set[tuple[Any, ...]] = set()
-        for _, values in rows:
+        for row in rows:
+            values = row.values
             if values is None:
                 raise InvalidFieldError("upsert takes column values, not related objects")
             missing = [name for name in on if values.get(name) is None]
@@ -390,12 +352,6 @@ class Writes(RepositoryBase[ModelT, PkT]):
                 f"MariaDB 10.5+) and a model without inheritance"
             )
 
-    def _plain_constructor(self) -> bool:
-        """Whether building an instance only assigns its keyword arguments."""
-        mapper = self._mapper
-        init = getattr(mapper.class_manager, "original_init", None)
-        return init is mapper.registry.constructor and not mapper.validators
-
     @property
     def _table(self) -> Any:
         return self._mapper.local_table
@@ -409,15 +365,8 @@ class Writes(RepositoryBase[ModelT, PkT]):
     def _attribute_of(self, column: Any) -> str:
         return self._mapper.get_property_by_column(column).key
 
-    def _column_key(self, name: str) -> str:
-        prop = cast("ColumnProperty[Any]", self._mapper.attrs[name])
-        return str(prop.columns[0].key)
-
     def _attribute(self, name: str) -> Any:
         return cast("ColumnProperty[Any]", self._mapper.attrs[name]).class_attribute
-
-    def _params(self, values: Mapping[str, Any]) -> dict[str, Any]:
-        return {self._column_key(name): value for name, value in values.items()}
 
 
 def _flag(value: object) -> bool:
@@ -425,32 +374,3 @@ def _flag(value: object) -> bool:
     if isinstance(value, bytes | str):
         return int(value) != 0
     return bool(value)
-
-
-def _grouped(
-    rows: Sequence[tuple[Any, dict[str, Any] | None]],
-) -> Iterable[tuple[frozenset[str], builtins.list[int]]]:
-    """Row indices grouped by the fields they give (one executemany per group)."""
-    groups: dict[frozenset[str], builtins.list[int]] = {}
-    for index, (_, values) in enumerate(rows):
-        groups.setdefault(frozenset(values or ()), []).append(index)
-    return groups.items()
-
-
-def _in_processing_order(
-    rows: Sequence[Any], columns: Sequence[Column[Any]], given: frozenset[str], attribute: Any
-) -> Sequence[Any]:
-    """``rows`` in the order the statement inserted them.
-
-    Every backend returns the rows of ``INSERT ... VALUES ... RETURNING`` in the
-    order of the VALUES list, but SQLite documents that order as arbitrary. Keys
-    the database generated from a sequence or rowid grow in insertion order, so
-    sorting by them restores it where that could matter.
-    """
-    keys = [i for i, column in enumerate(columns) if column.primary_key]
-    if len(keys) != 1 or attribute(columns[keys[0]]) in given:
-        return rows
-    if not isinstance(columns[keys[0]].type, Integer):
-        return rows
-    position = keys[0]
-    return sorted(rows, key=lambda row: row[position])
