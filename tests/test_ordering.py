@@ -40,7 +40,9 @@ def _described(keys: list[SortKey]) -> list[str]:
     ],
     ids=repr,
 )
-def test_sort_keys_end_with_the_primary_key_in_the_last_direction(order_by: Any, expected: list[str]) -> None:
+def test_sort_keys_end_with_the_primary_key_in_the_last_direction(
+    order_by: Any, expected: list[str]
+) -> None:
     assert _described(sort_keys(PRODUCT, order_by)) == expected
 
 
