@@ -14,7 +14,7 @@ from typing_extensions import TypeVar
 
 from ._backends import Backend, find_backend
 from ._errors import InvalidFieldError
-from ._statements import Where, check_fields, check_froms, primary_key_fields
+from ._statements import Where, check_fields, check_where, primary_key_fields
 from ._translate import translate_errors
 
 ModelT = TypeVar("ModelT")
@@ -104,8 +104,8 @@ class RepositoryBase(Generic[ModelT, PkT]):
         """``SELECT model WHERE ...`` with the conditions checked and the options applied."""
         statement = select(self.model)
         if where:
+            check_where(self._mapper, where)
             statement = statement.where(*where)
-            check_froms(self._mapper, statement)
         if options:
             statement = statement.options(*options)
         return statement

@@ -7,7 +7,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from sqlalchemy import exists, func, inspect, literal, select
+from sqlalchemy import exists, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, RelationshipProperty
 
@@ -17,7 +17,7 @@ from ._loading import guard_lazy_loads
 from ._models import User
 from ._ordering import OrderBy, order_clauses, sort_keys
 from ._reads import Reads
-from ._statements import Where, check_fields, check_froms, check_window
+from ._statements import Where, check_fields, check_where, check_window
 from ._writes import Writes
 
 
@@ -40,6 +40,7 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
 
     _model_slot: ClassVar[object]  # the model class, or a TypeVar while still generic
     _model: ClassVar[type[Any] | None] = None
+    _model_mapper: ClassVar[Mapper[Any] | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -52,24 +53,26 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
                     f"subclass Repository[YourModel], e.g. "
                     f"class {cls.__name__}(Repository[Product]): ..."
                 )
-            cls._model = None  # still generic: bound by a further subclass
+            cls._model = cls._model_mapper = None  # still generic: bound by a further subclass
             return
-        if not isinstance(slot, type) or inspect(slot, raiseerr=False) is None:
+        mapper: object = inspect(slot, raiseerr=False) if isinstance(slot, type) else None
+        if not isinstance(slot, type) or not isinstance(mapper, Mapper):
             raise TypeError(
                 f"{cls.__qualname__}: Repository's model must be a mapped class "
                 f"(a subclass of a DeclarativeBase with a __tablename__), not {slot!r}"
             )
         cls._model = slot
+        cls._model_mapper = mapper
 
     def __init__(self, session: AsyncSession) -> None:
-        model = type(self)._model
-        if model is None:
+        mapper = type(self)._model_mapper
+        if mapper is None:
             raise TypeError(
                 f"{type(self).__qualname__} is generic; subclass it with a model, "
                 f"e.g. class ProductRepository({type(self).__name__}[Product]): ..."
             )
         self._session = session
-        self._mapper: Mapper[Any] = inspect(model)
+        self._mapper: Mapper[Any] = mapper
         guard_lazy_loads(session)
 
     async def get(self, pk: PkT, /, *, options: Options | None = None) -> ModelT | None:
@@ -127,8 +130,8 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
 
     async def count(self, *where: Where) -> int:
         """How many rows match every ``where`` condition; one ``SELECT count(*)``."""
+        check_where(self._mapper, where)
         statement = select(func.count()).select_from(self.model).where(*where)
-        check_froms(self._mapper, statement)
         with self.translate_errors():
             return int((await self._session.execute(statement)).scalar_one())
 
@@ -137,10 +140,10 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
 
         Never counts: the database stops at the first matching row.
         """
-        subquery = select(literal(1)).select_from(self.model).where(*where)
-        check_froms(self._mapper, subquery)
+        check_where(self._mapper, where)
+        statement = select(exists().select_from(self.model).where(*where))
         with self.translate_errors():
-            found = (await self._session.execute(select(exists(subquery)))).scalar_one()
+            found = (await self._session.execute(statement)).scalar_one()
             return bool(found)
 
     async def create(self, obj_or_mapping: ModelT | Mapping[str, Any], /) -> ModelT:

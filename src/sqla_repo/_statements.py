@@ -12,12 +12,10 @@ from typing import Any, TypeAlias, cast
 from sqlalchemy import (
     ColumnElement,
     ColumnExpressionArgument,
-    Delete,
     Index,
-    Select,
     TextClause,
     UniqueConstraint,
-    Update,
+    and_,
 )
 from sqlalchemy.orm import ColumnProperty, Mapper, QueryableAttribute, RelationshipProperty
 from sqlalchemy.sql.selectable import FromClause
@@ -112,19 +110,18 @@ def _in_window(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_WINDOW
 
 
-def check_froms(mapper: Mapper[Any], statement: Select[Any] | Update | Delete) -> None:
+def check_where(mapper: Mapper[Any], where: Sequence[Where]) -> None:
     """Refuse conditions that would add another table to the FROM clause.
 
     ``Pets.list(Owner.name == "ann")`` would otherwise cross-join every owner into
     the result. Correlated subqueries (``Pet.owner.has(...)``) add no FROM entry.
     """
-    where = statement.whereclause
-    if where is None:
+    if not where:
         return
     # What the conditions add to FROM, read off the clause itself (what SQLAlchemy's
-    # own FROM list is built from): get_final_froms() would compile the whole ORM
-    # statement, hundreds of microseconds, on every call.
-    froms = where._from_objects
+    # own FROM list is built from): Select.get_final_froms() would compile the whole
+    # ORM statement, hundreds of microseconds, on every call.
+    froms = and_(*where)._from_objects
     own = set(mapper.tables) | {mapper.selectable, mapper.persist_selectable}
     extra = [f for f in froms if f not in own]
     if extra:

@@ -22,7 +22,7 @@ from ._statements import (
     FieldName,
     Where,
     check_fields,
-    check_froms,
+    check_where,
     column_values,
     conflict_target,
     field_name,
@@ -218,13 +218,13 @@ class Writes(RepositoryBase[ModelT, PkT]):
         named = column_values(self._mapper, values, primary_key_allowed=False)
         if not named:
             raise InvalidFieldError("update_where needs at least one field in values=")
+        check_where(self._mapper, where)
         statement = (
             update(self.model)
             .where(*where)
             .values({self._attribute(name): value for name, value in named.items()})
             .execution_options(synchronize_session=False)
         )
-        check_froms(self._mapper, statement)
         await self._flush()
         held = self._held()
         if held and self._dialect.update_returning:
@@ -253,8 +253,8 @@ class Writes(RepositoryBase[ModelT, PkT]):
         ``sqlalchemy.true()`` to mean every row). Flushes; never commits.
         """
         self._require_condition("delete_where", where)
+        check_where(self._mapper, where)
         statement = delete(self.model).where(*where)
-        check_froms(self._mapper, statement)
         await self._flush()
         synchronize = "fetch" if self._held() else False
         statement = statement.execution_options(synchronize_session=synchronize)
