@@ -518,8 +518,8 @@ async def keyset_comparison(
         return lambda: repo.list(order_by=order_by, limit=PAGE, offset=depth)
 
     ids = range(1, sizes.table_rows + 1)
-    # "-score": score descending, then the primary key in the same direction
-    ordered = sorted(ids, key=lambda i: (i % TIES, i), reverse=True) if order_by else list(ids)
+    # "-score": score descending, then the primary key ascending
+    ordered = sorted(ids, key=lambda i: (-(i % TIES), i)) if order_by else list(ids)
     names = {
         "first": "paginate(limit=50), first page",
         "keyset": f"paginate(limit=50, after=cursor) @{depth:,}",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
+    Enum,
     Float,
     ForeignKey,
     Index,
@@ -16,6 +19,8 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    literal_column,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -72,8 +77,16 @@ class Tag(Shop):
     color: Mapped[str | None] = mapped_column(String(20))
 
 
+class Color(enum.Enum):
+    """Declared in an order that is not alphabetical."""
+
+    RED = "r"
+    GREEN = "g"
+    BLUE = "b"
+
+
 class Reading(Shop):
-    """Orderings of every kind: ties, NULLs, floats, strings and timestamps."""
+    """Orderings of every kind: ties, NULLs, floats, strings, timestamps and enums."""
 
     __tablename__ = "readings"
 
@@ -82,6 +95,7 @@ class Reading(Shop):
     score: Mapped[float | None] = mapped_column(Float)
     label: Mapped[str | None] = mapped_column(String(20))
     taken: Mapped[datetime | None] = mapped_column(DateTime)
+    color: Mapped[Color | None] = mapped_column(Enum(Color))
 
 
 post_labels = Table(
@@ -98,6 +112,9 @@ class Author(Shop):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(50), unique=True)
     email: Mapped[str | None] = mapped_column(String(80))
+    edits: Mapped[int] = mapped_column(
+        Integer, default=0, onupdate=literal_column("authors.edits + 1")
+    )
 
     posts: Mapped[list[Post]] = relationship(back_populates="author")
 
@@ -127,6 +144,44 @@ class Label(Shop):
     posts: Mapped[list[Post]] = relationship(secondary=post_labels, back_populates="labels")
 
 
+class Member(Shop):
+    """An email unique among live members only (a full unique index on MySQL/MariaDB)."""
+
+    __tablename__ = "members"
+    __table_args__ = (
+        Index(
+            "uq_members_live_email",
+            "email",
+            unique=True,
+            postgresql_where=text("live"),
+            sqlite_where=text("live"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(80))
+    live: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Vehicle(Shop):
+    """Single-table inheritance."""
+
+    __tablename__ = "vehicles"
+    __mapper_args__ = {  # noqa: RUF012 - SQLAlchemy reads it once, at mapping
+        "polymorphic_on": "kind",
+        "polymorphic_identity": "vehicle",
+    }
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    plate: Mapped[str] = mapped_column(String(20), unique=True)
+    seats: Mapped[int | None] = mapped_column(Integer)
+
+
+class Car(Vehicle):
+    __mapper_args__ = {"polymorphic_identity": "car"}  # noqa: RUF012 - read once, at mapping
+
+
 class ProductRepository(Repository[Product, int]):
     async def by_sku(self, sku: str) -> Product | None:
         found = await self.list(Product.sku == sku)
@@ -154,4 +209,16 @@ class PostRepository(Repository[Post, int]):
 
 
 class LabelRepository(Repository[Label, int]):
+    pass
+
+
+class MemberRepository(Repository[Member, int]):
+    pass
+
+
+class VehicleRepository(Repository[Vehicle, int]):
+    pass
+
+
+class CarRepository(Repository[Car, int]):
     pass

@@ -26,23 +26,21 @@ def _described(keys: list[SortKey]) -> list[str]:
     [
         (None, ["id:asc:"]),
         ("name", ["name:asc:", "id:asc:"]),
-        ("-name", ["name:desc:", "id:desc:"]),
+        ("-name", ["name:desc:", "id:asc:"]),
         (Product.name, ["name:asc:", "id:asc:"]),
-        (Product.name.desc(), ["name:desc:", "id:desc:"]),
-        (desc("name"), ["name:desc:", "id:desc:"]),
+        (Product.name.desc(), ["name:desc:", "id:asc:"]),
+        (desc("name"), ["name:desc:", "id:asc:"]),
         (asc(literal_column("sku")), ["sku:asc:", "id:asc:"]),
-        (desc(column("sku")), ["sku:desc:", "id:desc:"]),
+        (desc(column("sku")), ["sku:desc:", "id:asc:"]),
         (Product.name.asc().nulls_last(), ["name:asc:last", "id:asc:"]),
         (["-price_cents", "name"], ["price_cents:desc:", "name:asc:", "id:asc:"]),
-        (["name", "-price_cents"], ["name:asc:", "price_cents:desc:", "id:desc:"]),
+        (["name", "-price_cents"], ["name:asc:", "price_cents:desc:", "id:asc:"]),
         (["-id"], ["id:desc:"]),
         ([Product.id, "name"], ["id:asc:", "name:asc:"]),
     ],
     ids=repr,
 )
-def test_sort_keys_end_with_the_primary_key_in_the_last_direction(
-    order_by: Any, expected: list[str]
-) -> None:
+def test_sort_keys_end_with_the_primary_key_ascending(order_by: Any, expected: list[str]) -> None:
     assert _described(sort_keys(PRODUCT, order_by)) == expected
 
 
@@ -50,7 +48,7 @@ def test_a_composite_key_adds_what_the_ordering_lacks() -> None:
     keys = sort_keys(inspect(Tag), ["-name", "label"])
     assert _described(keys) == ["name:desc:", "label:asc:", "scope:asc:"]
     keys = sort_keys(inspect(Tag), ["-name"])
-    assert _described(keys) == ["name:desc:", "scope:desc:"]
+    assert _described(keys) == ["name:desc:", "scope:asc:"]
 
 
 def test_an_expression_of_the_model_is_a_key() -> None:

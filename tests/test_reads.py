@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload, subqueryload
 
 from sqla_repo import (
     CursorPage,
@@ -27,6 +27,7 @@ from sqla_repo import (
 from tests.models import (
     Author,
     AuthorRepository,
+    Color,
     Label,
     Order,
     OrderRepository,
@@ -271,7 +272,11 @@ async def test_page_window_is_checked_before_sql(
 
 # --- paginate -----------------------------------------------------------------------------------
 
-ORDERINGS: dict[str, tuple[Any, list[tuple[str, bool]]]] = {
+Key = tuple[str, bool] | tuple[str, bool, str]
+"""(attribute, descending) or (attribute, descending, "first" | "last" for NULLs)."""
+
+
+ORDERINGS: dict[str, tuple[Any, list[Key]]] = {
     "default": (None, []),
     "int-ties": ("grp", [("grp", False)]),
     "int-ties-desc": ("-grp", [("grp", True)]),
@@ -285,20 +290,34 @@ ORDERINGS: dict[str, tuple[Any, list[tuple[str, bool]]]] = {
         [("label", True), ("taken", False), ("grp", True)],
     ),
     "descending-key": (["-id"], [("id", True)]),
+    "enum": ("color", [("color", False)]),
+    "enum-desc-mixed": (["-color", "grp"], [("color", True), ("grp", False)]),
+    "nulls-placed": (
+        [Reading.score.asc().nulls_last(), Reading.label.desc().nulls_first()],
+        [("score", False, "last"), ("label", True, "first")],
+    ),
 }
 
 
-def expected_order(rows: list[Reading], keys: list[tuple[str, bool]], nulls_low: bool) -> list[int]:
-    """The order a backend gives: NULL below every value where ``nulls_low``, then the
-    primary key in the direction of the last key."""
-    tie = ("id", keys[-1][1] if keys else False)
+def expected_order(rows: list[Reading], keys: list[Key], backend: str) -> list[int]:
+    """The order a backend gives: NULL below every value on MySQL/MariaDB and SQLite,
+    above on PostgreSQL (unless placed), enums by declaration (by name on SQLite, which
+    stores them as text), then the primary key, ascending."""
+    nulls_low = NULLS_LOW[backend]
+    declared = list(Color)
+
+    def value(row: Reading, attr: str) -> Any:
+        found = getattr(row, attr)
+        if isinstance(found, Color):
+            return found.name if backend.startswith("sqlite") else declared.index(found)
+        return found
 
     def compare(a: Reading, b: Reading) -> int:
-        for attr, descending in [*keys, tie]:
-            x, y = getattr(a, attr), getattr(b, attr)
+        for attr, descending, *placed in [*keys, ("id", False)]:
+            x, y = value(a, attr), value(b, attr)
             if x == y:
                 continue
-            nulls_first = nulls_low != descending
+            nulls_first = placed[0] == "first" if placed else nulls_low != descending
             if x is None:
                 return -1 if nulls_first else 1
             if y is None:
@@ -319,6 +338,7 @@ def reading_rows(count: int, seed: int = 7) -> list[dict[str, Any]]:
             "score": None if rng.random() < 0.25 else round(rng.uniform(-5, 5), 3),
             "label": rng.choice([None, "alpha", "beta", "gamma", "delta"]),
             "taken": None if rng.random() < 0.3 else start + timedelta(hours=rng.randrange(40)),
+            "color": rng.choice([None, *Color]),
         }
         for _ in range(count)
     ]
@@ -354,7 +374,7 @@ async def test_paginate_walks_every_ordering_like_list(
     sessions: async_sessionmaker[AsyncSession], readings: list[Reading], backend: str, name: str
 ) -> None:
     order_by, keys = ORDERINGS[name]
-    expected = expected_order(readings, keys, NULLS_LOW[backend])
+    expected = expected_order(readings, keys, backend)
     pages = await _walk(sessions, order_by, 8)
     walked = [r.id for page in pages for r in page.items]
     assert walked == expected
@@ -401,7 +421,7 @@ async def test_a_cursor_is_not_bound_to_filters_or_limit(
         wider = await repo.paginate(
             Reading.score.is_not(None), order_by="grp", after=first.next_cursor, limit=100
         )
-    expected = expected_order(readings, [("grp", False)], nulls_low=True)[5:]
+    expected = expected_order(readings, [("grp", False)], "sqlite-file")[5:]
     scored = {r.id for r in readings if r.score is not None}
     assert [r.id for r in wider.items] == [i for i in expected if i in scored]
 
@@ -441,7 +461,7 @@ async def test_a_cursor_made_in_another_process_is_valid(
     assert made == first.next_cursor
     async with sessions() as session:
         following = await ReadingRepository(session).paginate(order_by="-grp", limit=10, after=made)
-    expected = expected_order(readings, [("grp", True)], nulls_low=True)
+    expected = expected_order(readings, [("grp", True)], "sqlite-file")
     assert [r.id for r in following.items] == expected[10:20]
 
 
@@ -529,7 +549,7 @@ async def test_stream_is_an_async_generator_in_list_order(
     streamed = [r.id async for r in repo.stream(order_by=["-label", "taken"], batch_size=4)]
     listed = [r.id for r in await repo.list(order_by=["-label", "taken"])]
     assert streamed == listed
-    expected = expected_order(readings, [("label", True), ("taken", False)], NULLS_LOW[backend])
+    expected = expected_order(readings, [("label", True), ("taken", False)], backend)
     assert streamed == expected
     assert [r.id async for r in repo.stream(Reading.grp == 2, batch_size=1000)] == sorted(
         r.id for r in readings if r.grp == 2
@@ -642,3 +662,72 @@ async def test_stream_every_row_of_many_batches(session: AsyncSession) -> None:
     total = (await session.execute(select(func.count()).select_from(Product))).scalar_one()
     assert total == 2_345
     assert await ProductRepository(session).exists(true())
+
+
+# --- edges found in review ---------------------------------------------------------------
+
+
+async def test_get_many_of_composite_keys_beyond_a_parser_limit(session: AsyncSession) -> None:
+    count = 9_000  # PostgreSQL's parser ran out of stack on ~8,000 row values in one IN
+    await TagRepository(session).create_many(
+        [{"scope": "s", "name": f"{n:05d}"} for n in range(count)]
+    )
+    await session.commit()
+    session.expunge_all()
+    found = await TagRepository(session).get_many([("s", f"{n:05d}") for n in range(count)])
+    assert len(found) == count
+
+
+async def test_get_many_leaves_out_an_object_deleted_in_the_session(
+    session: AsyncSession,
+) -> None:
+    products = await _products(session, 3)
+    ids = [p.id for p in products]
+    await session.delete(products[0])
+    session.expire(products[1])
+    found = await ProductRepository(session).get_many(ids)
+    assert sorted(found) == ids[1:]
+
+
+@pytest.mark.parametrize("batch_size", [2**31, 2**63])
+async def test_stream_batch_size_has_a_driver_bound(
+    session: AsyncSession, statements: list[str], batch_size: int
+) -> None:
+    with pytest.raises(InvalidFieldError, match="batch_size"):
+        [r async for r in ReadingRepository(session).stream(batch_size=batch_size)]
+    assert statements == []
+
+
+async def test_page_limit_must_be_an_integer(session: AsyncSession) -> None:
+    with pytest.raises(InvalidFieldError, match="limit"):
+        await ProductRepository(session).page(limit=None)  # type: ignore[arg-type]  # runtime check
+
+
+async def test_stream_with_joined_eager_loads(session: AsyncSession) -> None:
+    authors = await AuthorRepository(session).create_many([{"name": f"a{n}"} for n in range(7)])
+    await PostRepository(session).create_many(
+        [
+            {"author_id": a.id, "slug": f"s{m}", "title": "t"}
+            for a in authors
+            for m in range(authors.index(a) % 3 + 1)
+        ]
+    )
+    await session.commit()
+    session.expunge_all()
+    for loader in (joinedload, subqueryload, selectinload):
+        counts = {
+            a.name: len(a.posts)
+            async for a in AuthorRepository(session).stream(
+                batch_size=2, options=[loader(Author.posts)]
+            )
+        }
+        assert counts == {f"a{n}": n % 3 + 1 for n in range(7)}, loader.__name__
+        session.expunge_all()
+
+
+async def test_a_key_type_no_cursor_carries_is_refused_before_sql(
+    session: AsyncSession, statements: list[str]
+) -> None:
+    with pytest.raises(InvalidFieldError, match="cursor"):
+        await ProductRepository(session).paginate(order_by=func.json_array(Product.name))
+    assert statements == []

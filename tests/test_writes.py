@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import re
+import warnings
 from typing import Any
 
 import pytest
 from sqlalchemy import func, inspect, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import selectinload
 
 from sqla_repo import ConflictError, InvalidFieldError
 from tests.models import (
     Author,
     AuthorRepository,
+    Car,
+    CarRepository,
+    MemberRepository,
     Order,
     Post,
     PostRepository,
@@ -22,6 +27,8 @@ from tests.models import (
     Shop,
     Tag,
     TagRepository,
+    Vehicle,
+    VehicleRepository,
 )
 
 
@@ -45,7 +52,8 @@ async def test_create_many_from_mappings(session: AsyncSession, statements: list
         [{"sku": f"s{n}", "name": f"N{n}", "price_cents": n} for n in (3, 1, 2)]
         + [{"sku": "s0", "name": "N0"}]
     )
-    assert len(_inserts(statements)) == 2  # one per set of fields given
+    # one statement: the omitted price_cents has a scalar default, written out
+    assert len(_inserts(statements)) == 1
     assert [p.sku for p in created] == ["s3", "s1", "s2", "s0"]
     assert [p.id for p in created] == sorted(p.id for p in created)
     assert all(isinstance(p.id, int) for p in created)
@@ -589,3 +597,107 @@ async def test_get_or_create_on_an_engine_built_elsewhere(db_url: Any) -> None:
         async with engine.begin() as connection:
             await connection.run_sync(Shop.metadata.drop_all)
         await engine.dispose()
+
+
+# --- edges found in review ---------------------------------------------------------------
+
+
+async def test_writes_keep_loaded_relationships_loaded(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions.begin() as session:
+        author = await AuthorRepository(session).create({"name": "ann"})
+        await PostRepository(session).create({"author_id": author.id, "slug": "s", "title": "t"})
+    async with sessions() as session:
+        authors = AuthorRepository(session)
+        ann = await authors.get_one(author.id, options=[selectinload(Author.posts)])
+        same, created = await authors.get_or_create({"name": "ann"}, on="name")
+        assert (same, created) == (ann, False)
+        assert [p.slug for p in ann.posts] == ["s"]
+        assert await authors.update_where(Author.id == ann.id, values={"email": "a@x"}) == 1
+        assert await authors.update_where(Author.id == -1, values={"email": "none"}) == 0
+        assert [p.slug for p in ann.posts] == ["s"]
+        assert ann.email == "a@x"
+        await authors.upsert({"name": "ann", "email": "b@x"}, on="name")
+        assert [p.slug for p in ann.posts] == ["s"]
+        assert ann.email == "b@x"
+
+
+async def test_update_where_refreshes_columns_an_update_default_changes(
+    session: AsyncSession,
+) -> None:
+    authors = await AuthorRepository(session).create_many([{"name": "a"}, {"name": "b"}])
+    assert [a.edits for a in authors] == [0, 0]
+    await AuthorRepository(session).update_where(Author.name == "a", values={"email": "x"})
+    assert [a.edits for a in authors] == [1, 0]
+    assert not inspect(authors[0]).expired_attributes
+
+
+async def test_get_or_create_on_a_partial_unique_index(session: AsyncSession, backend: str) -> None:
+    repo = MemberRepository(session)
+    await repo.create({"email": "a", "live": False})
+    member, created = await repo.get_or_create({"email": "a", "live": True}, on=["email"])
+    again, created_again = await repo.get_or_create({"email": "a", "live": True}, on="email")
+    assert again is member
+    assert created_again is False
+    if backend == "mysql":  # MariaDB has no partial index: the index covers every row
+        assert (created, member.live) == (False, False)
+    else:
+        assert (created, member.live) == (True, True)
+        assert await repo.count() == 2
+
+
+async def test_get_or_create_defaults_to_the_primary_key(session: AsyncSession) -> None:
+    repo = ProductRepository(session)
+    made, created = await repo.get_or_create({"id": 7, "sku": "k", "name": "n"})
+    found, created_again = await repo.get_or_create({"id": 7, "sku": "other", "name": "m"})
+    assert (created, created_again) == (True, False)
+    assert found is made
+    assert found.sku == "k"
+
+
+async def test_create_many_leaves_a_none_key_to_the_database(session: AsyncSession) -> None:
+    repo = ProductRepository(session)
+    created = await repo.create_many(
+        [{"id": None, "sku": "a", "name": "A"}, Product(id=None, sku="b", name="B")]
+    )
+    assert all(isinstance(p.id, int) for p in created)
+    assert len({p.id for p in created}) == 2
+
+
+async def test_create_many_writes_single_table_inheritance_in_one_statement(
+    session: AsyncSession, statements: list[str]
+) -> None:
+    cars = await CarRepository(session).create_many(
+        [{"plate": f"p{n}"} for n in range(5)] + [Car(plate="q", seats=4)]
+    )
+    assert len(_inserts(statements)) == 1
+    assert [type(car) for car in cars] == [Car] * 6
+    assert {car.kind for car in cars} == {"car"}
+    await session.commit()
+    session.expunge_all()
+    stored = await VehicleRepository(session).list()
+    assert [type(v) for v in stored] == [Car] * 6
+    upserted = await CarRepository(session).upsert({"plate": "q", "seats": 2}, on="plate")
+    assert (type(upserted), upserted.seats, upserted.kind) == (Car, 2, "car")
+    vehicle, created = await VehicleRepository(session).get_or_create({"plate": "v"}, on="plate")
+    assert (type(vehicle), vehicle.kind, created) == (Vehicle, "vehicle", True)
+
+
+async def test_upsert_many_with_keys_one_row_under_the_collation(
+    session: AsyncSession, backend: str
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stored = await ProductRepository(session).upsert_many(
+            [{"sku": "x", "name": "lower"}, {"sku": "X", "name": "upper"}], on=["sku"]
+        )
+    rows = await ProductRepository(session).count()
+    assert len({id(p) for p in stored}) == rows  # one object per stored row
+    if backend == "mysql":  # a case-insensitive collation: "X" is the row "x"
+        assert rows == 1
+        assert stored[0] is stored[1]
+        assert stored[0].name == "upper"
+    else:
+        assert rows == 2
+    assert all(p in session for p in stored)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Double, Float, cast
+from sqlalchemy import ColumnElement, Double, Enum, Float, Integer, cast, type_coerce
 from sqlalchemy.engine import URL
 
 from ._connections import (
@@ -70,8 +70,11 @@ class Backend:
     interleaved_cursors: bool
     """Whether other statements may run on a connection while a server-side cursor is
     open. MySQL/MariaDB cannot: a query sent mid-stream silently cuts the stream short."""
-    exact_value: Callable[[ColumnElement[Any]], ColumnElement[Any]]
-    """How to select a value so that it compares equal to the stored one (keyset cursors)."""
+    keyset_terms: Callable[[ColumnElement[Any]], KeysetTerms]
+    """For an ordering key: what to read into a cursor and what to compare it with, so
+    that a value read back compares as the database orders (keyset pagination)."""
+    nulls_keyword: bool
+    """Whether ``ORDER BY ... NULLS FIRST/LAST`` exists (not on MySQL/MariaDB)."""
     code_family: Callable[[ErrorCode], ErrorCode | None] = field(default=lambda code: None)
     """A broader code to look up when the exact one is not in ``error_classes``."""
     aliases: tuple[str, ...] = field(default=())
@@ -88,8 +91,12 @@ class Backend:
         return found
 
 
-def _as_stored(expression: ColumnElement[Any]) -> ColumnElement[Any]:
-    return expression
+KeysetTerms = tuple["ColumnElement[Any]", "ColumnElement[Any]"]
+"""(the expression a cursor reads, the expression its value is compared with)."""
+
+
+def _as_ordered(expression: ColumnElement[Any]) -> KeysetTerms:
+    return expression, expression
 
 
 # --- PostgreSQL ------------------------------------------------------------
@@ -159,7 +166,8 @@ POSTGRESQL = Backend(
     max_bind_params=32767,  # asyncpg (psycopg allows 65535)
     nulls_low=False,
     interleaved_cursors=True,
-    exact_value=_as_stored,
+    keyset_terms=_as_ordered,
+    nulls_keyword=True,
 )
 
 
@@ -201,12 +209,18 @@ def _mysql_details(orig: BaseException, kind: type[RepositoryError]) -> Details:
     return None, ()
 
 
-def _mysql_exact_value(expression: ColumnElement[Any]) -> ColumnElement[Any]:
-    # The text protocol sends a single-precision FLOAT rounded to 6 digits, which no
-    # longer equals the stored value; as DOUBLE it is exact.
-    if isinstance(expression.type, Float):
-        return cast(expression, Double(asdecimal=False))
-    return expression
+def _mysql_keyset_terms(expression: ColumnElement[Any]) -> KeysetTerms:
+    kind = expression.type
+    if isinstance(kind, Float):
+        # The text protocol sends a single-precision FLOAT rounded to 6 digits, which no
+        # longer equals the stored value; read as DOUBLE it is exact.
+        return cast(expression, Double(asdecimal=False)), expression
+    if isinstance(kind, Enum) and kind.native_enum:
+        # ORDER BY sorts an ENUM by its position in the declaration, while comparing it
+        # with a string compares labels: compare positions (the ENUM as a number).
+        position = type_coerce(expression, Integer) + 0
+        return position, position
+    return expression, expression
 
 
 MYSQL = Backend(
@@ -244,7 +258,8 @@ MYSQL = Backend(
     max_bind_params=65535,
     nulls_low=True,
     interleaved_cursors=False,
-    exact_value=_mysql_exact_value,
+    keyset_terms=_mysql_keyset_terms,
+    nulls_keyword=False,
 )
 
 
@@ -295,7 +310,8 @@ SQLITE = Backend(
     max_bind_params=32766,  # SQLITE_MAX_VARIABLE_NUMBER since 3.32
     nulls_low=True,
     interleaved_cursors=True,
-    exact_value=_as_stored,
+    keyset_terms=_as_ordered,
+    nulls_keyword=True,
 )
 
 

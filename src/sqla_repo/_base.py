@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Generic, cast
 
-from sqlalchemy import ColumnElement, Dialect, Select, and_, inspect, select, tuple_
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Dialect,
+    Select,
+    Table,
+    and_,
+    inspect,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper
 from sqlalchemy.sql.base import ExecutableOption
@@ -14,11 +24,15 @@ from typing_extensions import TypeVar
 
 from ._backends import Backend, find_backend
 from ._errors import InvalidFieldError
+from ._ordering import SortKey, order_clauses
 from ._statements import Where, check_fields, check_where, primary_key_fields
 from ._translate import translate_errors
 
 ModelT = TypeVar("ModelT")
 PkT = TypeVar("PkT", default=Any)
+
+_ROW_VALUES = 1000
+"""Composite keys per ``(a, b) IN (...)`` query."""
 
 Options = Sequence[ExecutableOption]
 """Loader options for a read, such as ``[selectinload(Post.tags)]``."""
@@ -73,32 +87,45 @@ class RepositoryBase(Generic[ModelT, PkT]):
             self._backend_row = backend
         return self._backend_row
 
-    async def _by_keys(
-        self,
-        keys: Sequence[tuple[Any, ...]],
-        options: Options | None = None,
-        *,
-        populate_existing: bool = False,
-    ) -> list[ModelT]:
-        """The objects with these primary keys, read with as few ``IN`` queries as the
-        driver's bound-parameter limit allows."""
+    def _order(self, keys: Sequence[SortKey]) -> list[ColumnElement[Any]]:
+        """The ORDER BY terms of ``keys`` as this backend writes them."""
+        return order_clauses(keys, nulls_keyword=self._backend.nulls_keyword)
+
+    def _key_batches(self, keys: Sequence[tuple[Any, ...]]) -> Iterator[ColumnElement[bool]]:
+        """``key IN (...)`` conditions covering ``keys``, each under the driver's
+        bound-parameter limit (composite keys in smaller batches: PostgreSQL's parser
+        runs out of stack on tens of thousands of row values)."""
         columns = self._key_columns
         single = len(columns) == 1
         target: ColumnElement[Any] = columns[0] if single else tuple_(*columns)
         limit = min(self._backend.max_bind_params, self._dialect.insertmanyvalues_max_parameters)
-        batch = max(1, limit // len(columns))
-        found: list[ModelT] = []
+        batch = max(1, limit) if single else max(1, min(_ROW_VALUES, limit // len(columns)))
         for start in range(0, len(keys), batch):
             chunk = keys[start : start + batch]
-            statement = self._select([], options).where(
-                target.in_([key[0] for key in chunk] if single else chunk)
-            )
-            if populate_existing:
-                statement = statement.execution_options(populate_existing=True)
+            yield target.in_([key[0] for key in chunk] if single else chunk)
+
+    async def _by_keys(
+        self, keys: Sequence[tuple[Any, ...]], options: Options | None = None
+    ) -> list[ModelT]:
+        """The objects with these primary keys, in as few ``IN`` queries as the driver allows."""
+        found: list[ModelT] = []
+        for condition in self._key_batches(keys):
+            statement = self._select([], options).where(condition)
             with self.translate_errors():
                 result = await self._session.scalars(statement)
                 found.extend(result.unique() if options else result)
         return found
+
+    @property
+    def _stored_columns(self) -> list[Column[Any]]:
+        """The table's columns that map to an attribute of the model, in table order."""
+        mapped = {column for prop in self._mapper.column_attrs for column in prop.columns}
+        table = cast("Table", self._mapper.local_table)
+        return [column for column in table.columns if column in mapped]
+
+    def _attribute_of(self, column: Any) -> str:
+        """The attribute name a column of the model's table is mapped to."""
+        return self._mapper.get_property_by_column(column).key
 
     def _select(self, where: Sequence[Where], options: Options | None = None) -> Select[Any]:
         """``SELECT model WHERE ...`` with the conditions checked and the options applied."""

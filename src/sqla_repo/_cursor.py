@@ -73,6 +73,15 @@ def decode_cursor(signature: str, cursor: object, types: Sequence[type | None]) 
         raise InvalidCursorError(f"malformed pagination cursor ({err})") from None
 
 
+def can_carry(kind: type | None) -> bool:
+    """Whether a cursor can carry values of ``kind`` (``None``: not known, so try)."""
+    return (
+        kind is None
+        or issubclass(kind, enum.Enum)
+        or any(issubclass(kind, carried) for _, carried, _, _ in _CODECS)
+    )
+
+
 def _digest(signature: str, payload: bytes) -> bytes:
     key = hashlib.sha256(signature.encode("utf-8")).digest()
     return hashlib.blake2b(payload, key=key, digest_size=_DIGEST_SIZE).digest()

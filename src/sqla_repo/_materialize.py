@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.state import InstanceState
 
@@ -52,13 +52,15 @@ def register_written(
     column_keys = mapper.column_attrs.keys()
     stored: list[Any] = []
     fresh: set[InstanceState[Any]] = set()
+    seen: dict[Any, Any] = {}  # one row returned twice (MySQL: keys equal by collation)
     for obj, row in zip(objects, rows, strict=True):
         state = instance_state(obj)
         values = state.dict
         values.update(zip(keys, row, strict=True))
         identity = mapper.identity_key_from_primary_key(tuple(values[name] for name in key_names))
-        held = identity_map.get(identity)
+        held = seen[identity] if identity in seen else identity_map.get(identity)
         if held is None or held is obj:
+            seen[identity] = obj
             session._save_impl(state)
             fresh.add(state)
             stored.append(obj)
@@ -69,6 +71,25 @@ def register_written(
     if fresh:
         session._register_persistent(fresh)
     return stored
+
+
+def adopt_loaded(session: Session, mapper: Mapper[Any], values: Mapping[str, Any]) -> Any:
+    """The persistent object for a row read from the database, as a query would give it.
+
+    An object the session holds for the row takes the stored column values in place
+    (its loaded relationships stay loaded); otherwise a new one joins the session as a
+    loaded row (public API: a detached instance added back).
+    """
+    key_names = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+    identity = mapper.identity_key_from_primary_key(tuple(values[name] for name in key_names))
+    held = session.identity_map.get(identity)
+    if held is not None:
+        refresh_values(held, values)
+        return held
+    obj = new_instance(mapper, values)
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj
 
 
 def refresh_values(obj: Any, values: Mapping[str, Any]) -> None:

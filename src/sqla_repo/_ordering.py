@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
 
 from sqlalchemy import Column, ColumnElement, TextClause, and_, false, or_
 from sqlalchemy.orm import ColumnProperty, Mapper, QueryableAttribute
@@ -19,7 +19,11 @@ from sqlalchemy.sql.elements import ColumnClause, UnaryExpression
 
 from ._errors import InvalidFieldError
 
-OrderKey: TypeAlias = "str | QueryableAttribute[Any] | ColumnElement[Any]"
+if TYPE_CHECKING:
+    # what desc(Model.attr) is typed to return since SQLAlchemy 2.1
+    from sqlalchemy.sql.elements import OrderByList
+
+OrderKey: TypeAlias = "str | QueryableAttribute[Any] | ColumnElement[Any] | OrderByList"
 """A column name (``"-name"`` for descending), a mapped attribute, or an expression
 such as ``Model.col.desc()``."""
 
@@ -44,14 +48,15 @@ class SortKey:
     """The model attribute when the key is one of its columns."""
     nullable: bool = True
 
-    def clause(self) -> ColumnElement[Any]:
-        """The ORDER BY term."""
+    def clauses(self, *, nulls_keyword: bool = True) -> list[ColumnElement[Any]]:
+        """The ORDER BY terms: one, or two where NULL placement has no keyword (MySQL)."""
         term = self.expression.desc() if self.descending else self.expression.asc()
-        if self.nulls == "first":
-            return term.nulls_first()
-        if self.nulls == "last":
-            return term.nulls_last()
-        return term
+        if self.nulls is None:
+            return [term]
+        if nulls_keyword:
+            return [term.nulls_first() if self.nulls == "first" else term.nulls_last()]
+        is_null = self.expression.is_(None)
+        return [is_null.desc() if self.nulls == "first" else is_null.asc(), term]
 
     def nulls_come_first(self, nulls_low: bool) -> bool:
         """Whether NULLs precede every value, on a backend where NULL sorts low or high."""
@@ -66,14 +71,11 @@ class SortKey:
 
 
 def sort_keys(mapper: Mapper[Any], order_by: OrderBy | None) -> list[SortKey]:
-    """The keys of ``order_by`` followed by the primary-key columns it lacks.
+    """The keys of ``order_by`` followed by the primary-key columns it lacks, ascending.
 
     The primary key makes every ordering total, so pages never overlap or skip
-    rows that share a value. It runs in the direction of the last key given
-    (ascending by default): an index on the ordering's columns, whose entries end
-    with the primary key on InnoDB, then serves the whole ordering, also backwards.
-    A name, attribute or expression that is not the model's own raises
-    :class:`InvalidFieldError` before any SQL.
+    rows that share a value. A name, attribute or expression that is not the
+    model's own raises :class:`InvalidFieldError` before any SQL.
     """
     if order_by is None:
         given: list[SortKey] = []
@@ -85,16 +87,17 @@ def sort_keys(mapper: Mapper[Any], order_by: OrderBy | None) -> list[SortKey]:
         )
         given = [_sort_key(mapper, item) for item in items]
     named = {key.attribute for key in given}
-    descending = given[-1].descending if given else False
     for column in mapper.primary_key:
         prop = cast("ColumnProperty[Any]", mapper.get_property_by_column(column))
         if prop.key not in named:
-            given.append(_column_key(prop, descending=descending, nulls=None))
+            given.append(_column_key(prop, descending=False, nulls=None))
     return given
 
 
-def order_clauses(keys: Sequence[SortKey]) -> list[ColumnElement[Any]]:
-    return [key.clause() for key in keys]
+def order_clauses(
+    keys: Sequence[SortKey], *, nulls_keyword: bool = True
+) -> list[ColumnElement[Any]]:
+    return [term for key in keys for term in key.clauses(nulls_keyword=nulls_keyword)]
 
 
 def after_clause(

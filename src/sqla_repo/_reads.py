@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Iterable, Sequence
+from dataclasses import replace
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, func, inspect, literal, select
+from sqlalchemy import ColumnElement, Select, exists, func, inspect, literal, select
 
 from ._base import ModelT, Options, PkT, RepositoryBase
-from ._cursor import decode_cursor, encode_cursor
+from ._cursor import can_carry, decode_cursor, encode_cursor
 from ._errors import InvalidFieldError
 from ._ordering import (
     OrderBy,
     SortKey,
     after_clause,
-    order_clauses,
     ordering_signature,
     sort_keys,
 )
 from ._pagination import CursorPage, Page
-from ._statements import MAX_WINDOW, Where, check_positive, check_window
+from ._statements import MAX_BATCH, MAX_WINDOW, Where, check_positive, check_where, check_window
 
 
 class Reads(RepositoryBase[ModelT, PkT]):
@@ -41,6 +41,8 @@ class Reads(RepositoryBase[ModelT, PkT]):
         if isinstance(pks, str | bytes):
             raise TypeError("pks must be an iterable of primary keys, not a single string")
         wanted = list(dict.fromkeys(self._key_values(pk) for pk in pks))
+        if wanted:
+            await self._flush()  # the identity map must not offer an object now deleted
         found: dict[tuple[Any, ...], ModelT] = {}
         missing = wanted if options else self._from_identity_map(wanted, found)
         for obj in await self._by_keys(missing, options) if missing else ():
@@ -50,6 +52,24 @@ class Reads(RepositoryBase[ModelT, PkT]):
         single = len(self._mapper.primary_key) == 1
         by_key = {(key[0] if single else key): obj for key, obj in ordered.items()}
         return cast("dict[PkT, ModelT]", by_key)
+
+    async def count(self, *where: Where) -> int:
+        """How many rows match every ``where`` condition; one ``SELECT count(*)``."""
+        check_where(self._mapper, where)
+        statement = select(func.count()).select_from(self.model).where(*where)
+        with self.translate_errors():
+            return int((await self._session.execute(statement)).scalar_one())
+
+    async def exists(self, *where: Where) -> bool:
+        """Whether any row matches every ``where`` condition; one ``SELECT EXISTS``.
+
+        Never counts: the database stops at the first matching row.
+        """
+        check_where(self._mapper, where)
+        statement = select(exists().select_from(self.model).where(*where))
+        with self.translate_errors():
+            found = (await self._session.execute(statement)).scalar_one()
+            return bool(found)
 
     async def page(
         self,
@@ -68,11 +88,13 @@ class Reads(RepositoryBase[ModelT, PkT]):
         """
         keys = sort_keys(self._mapper, order_by)
         check_window(limit, offset)
+        if limit is None:
+            raise InvalidFieldError(f"limit must be an integer in 0..{MAX_WINDOW}")
         statement = self._select(where, options)
         counted = select(func.count()).select_from(self.model).where(*where).correlate(None)
         statement = (
             statement.add_columns(counted.scalar_subquery())
-            .order_by(*order_clauses(keys))
+            .order_by(*self._order(keys))
             .limit(limit)
             .offset(offset)
         )
@@ -80,7 +102,7 @@ class Reads(RepositoryBase[ModelT, PkT]):
             rows = await self._rows(statement, options)
         if rows:
             return Page([row[0] for row in rows], int(rows[0][1]), limit, offset)
-        total = 0 if offset == 0 and limit > 0 else await self._count(where)
+        total = 0 if offset == 0 and limit > 0 else await self.count(*where)
         return Page([], total, limit, offset)
 
     async def paginate(
@@ -104,10 +126,17 @@ class Reads(RepositoryBase[ModelT, PkT]):
         """
         keys = sort_keys(self._mapper, order_by)
         check_positive("limit", limit)
+        types = self._key_types(keys)
+        for key, kind in zip(keys, types, strict=True):
+            if not can_carry(kind):
+                raise InvalidFieldError(
+                    f"cannot paginate by {key.describe()}: a cursor cannot carry "
+                    f"{getattr(kind, '__name__', kind)} values"
+                )
         signature = ordering_signature(self._mapper, keys)
         statement = self._with_keys(self._select(where, options), keys)
         if after is not None:
-            values = decode_cursor(signature, after, [_python_type(key) for key in keys])
+            values = decode_cursor(signature, after, types)
             statement = statement.where(self._after(keys, values))
         statement = statement.limit(min(limit + 1, MAX_WINDOW))
         with self.translate_errors():
@@ -135,11 +164,13 @@ class Reads(RepositoryBase[ModelT, PkT]):
         (``break``, ``aclose()``) releases the cursor and leaves the session usable.
         """
         keys = sort_keys(self._mapper, order_by)
-        check_positive("batch_size", batch_size)
+        check_positive("batch_size", batch_size, maximum=MAX_BATCH)
         statement = self._select(where, options)
+        # Loader options may join collections, which no server-side cursor can stream
+        # (rows of one object would straddle batches): those streams go by keyset too.
         batches = (
-            self._cursor_batches(statement.order_by(*order_clauses(keys)), batch_size)
-            if self._backend.interleaved_cursors
+            self._cursor_batches(statement.order_by(*self._order(keys)), batch_size)
+            if self._backend.interleaved_cursors and not options
             else self._keyset_batches(statement, keys, batch_size, options)
         )
         try:
@@ -188,9 +219,9 @@ class Reads(RepositoryBase[ModelT, PkT]):
 
     def _with_keys(self, statement: Select[Any], keys: Sequence[SortKey]) -> Select[Any]:
         """The entity and, after it, the value of every ordering key (for the next cursor)."""
-        exact = self._backend.exact_value
-        values = (exact(key.expression).label(f"_key_{n}") for n, key in enumerate(keys))
-        return statement.add_columns(*values).order_by(*order_clauses(keys))
+        terms = self._backend.keyset_terms
+        values = (terms(key.expression)[0].label(f"_key_{n}") for n, key in enumerate(keys))
+        return statement.add_columns(*values).order_by(*self._order(keys))
 
     async def _rows(self, statement: Select[Any], options: Options | None) -> Sequence[Any]:
         result = await self._session.execute(statement)
@@ -198,18 +229,18 @@ class Reads(RepositoryBase[ModelT, PkT]):
         return cast("Sequence[Any]", (result.unique() if options else result).all())
 
     def _after(self, keys: Sequence[SortKey], values: Sequence[object]) -> ColumnElement[bool]:
-        # bound with the type the values were read as, so they compare as stored
-        exact = self._backend.exact_value
-        bound = [
-            None if value is None else literal(value, exact(key.expression).type)
-            for key, value in zip(keys, values, strict=True)
-        ]
-        return after_clause(keys, bound, nulls_low=self._backend.nulls_low)
+        compared: list[SortKey] = []
+        bound: list[object] = []
+        for key, value in zip(keys, values, strict=True):
+            read, compare = self._backend.keyset_terms(key.expression)
+            compared.append(replace(key, expression=compare))
+            # bound with the type the value was read as, so it compares as stored
+            bound.append(None if value is None else literal(value, read.type))
+        return after_clause(compared, bound, nulls_low=self._backend.nulls_low)
 
-    async def _count(self, where: Sequence[Where]) -> int:
-        statement = select(func.count()).select_from(self.model).where(*where)
-        with self.translate_errors():
-            return int((await self._session.execute(statement)).scalar_one())
+    def _key_types(self, keys: Sequence[SortKey]) -> list[type | None]:
+        """The Python type of each key's value in a cursor."""
+        return [_python_type(self._backend.keyset_terms(key.expression)[0]) for key in keys]
 
     def _from_identity_map(
         self, wanted: Sequence[tuple[Any, ...]], found: dict[tuple[Any, ...], ModelT]
@@ -227,9 +258,9 @@ class Reads(RepositoryBase[ModelT, PkT]):
         return missing
 
 
-def _python_type(key: SortKey) -> type | None:
+def _python_type(expression: ColumnElement[Any]) -> type | None:
     try:
-        kind: object = key.expression.type.python_type
+        kind: object = expression.type.python_type
     except NotImplementedError:
         return None
     return kind if isinstance(kind, type) else None

@@ -7,7 +7,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from sqlalchemy import exists, func, inspect, select
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, RelationshipProperty
 
@@ -15,9 +15,9 @@ from ._base import ModelT, Options, PkT
 from ._errors import NotFoundError
 from ._loading import guard_lazy_loads
 from ._models import User
-from ._ordering import OrderBy, order_clauses, sort_keys
+from ._ordering import OrderBy, sort_keys
 from ._reads import Reads
-from ._statements import Where, check_fields, check_where, check_window
+from ._statements import Where, check_fields, check_window
 from ._writes import Writes
 
 
@@ -110,13 +110,13 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
 
         ``order_by``: a column name (``"-name"`` for descending), a mapped attribute,
         an expression such as ``Model.col.desc()``, or a sequence of them; the
-        primary key is appended as the tie-breaker (in the direction of the last key),
-        so the order is always total. A
+        primary key is appended as the tie-breaker (ascending), so the order is always
+        total. A
         key that is not the model's own raises :class:`~sqla_repo.InvalidFieldError`,
         as do a ``limit`` or ``offset`` outside 0..2**63-1 and a condition on another
         table (use ``Model.relationship.has(...)``/``.any(...)`` instead).
         """
-        clauses = order_clauses(sort_keys(self._mapper, order_by))
+        clauses = self._order(sort_keys(self._mapper, order_by))
         check_window(limit, offset)
         statement = self._select(where, options).order_by(*clauses)
         if limit is not None:
@@ -127,24 +127,6 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
             result = await self._session.scalars(statement)
             # joined eager loads of collections repeat rows; only options can add them
             return builtins.list(result.unique().all() if options else result.all())
-
-    async def count(self, *where: Where) -> int:
-        """How many rows match every ``where`` condition; one ``SELECT count(*)``."""
-        check_where(self._mapper, where)
-        statement = select(func.count()).select_from(self.model).where(*where)
-        with self.translate_errors():
-            return int((await self._session.execute(statement)).scalar_one())
-
-    async def exists(self, *where: Where) -> bool:
-        """Whether any row matches every ``where`` condition; one ``SELECT EXISTS``.
-
-        Never counts: the database stops at the first matching row.
-        """
-        check_where(self._mapper, where)
-        statement = select(exists().select_from(self.model).where(*where))
-        with self.translate_errors():
-            found = (await self._session.execute(statement)).scalar_one()
-            return bool(found)
 
     async def create(self, obj_or_mapping: ModelT | Mapping[str, Any], /) -> ModelT:
         """Add a model instance, or one built from a mapping of field names, and flush.

@@ -36,9 +36,26 @@ class Row:
 class RowBuilder:
     """Turns items into rows for one mapper, checking each distinct set of fields once."""
 
-    __slots__ = ("_checked", "_columns", "_construct", "_mapper", "_plain", "_renames", "_version")
+    __slots__ = (
+        "_checked",
+        "_columns",
+        "_construct",
+        "_fill",
+        "_keys",
+        "_mapper",
+        "_plain",
+        "_renames",
+        "_version",
+    )
 
-    def __init__(self, mapper: Mapper[Any], construct: Callable[[Mapping[str, Any]], Any]) -> None:
+    def __init__(
+        self,
+        mapper: Mapper[Any],
+        construct: Callable[[Mapping[str, Any]], Any],
+        *,
+        imply: bool = True,
+    ) -> None:
+        """``imply=False`` leaves omitted columns omitted (an upsert updates what is given)."""
         self._mapper = mapper
         self._construct = construct
         self._columns = frozenset(mapper.column_attrs.keys())
@@ -59,6 +76,8 @@ class RowBuilder:
             for prop in mapper.column_attrs
             if prop.key != prop.columns[0].key
         }
+        self._keys = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+        self._fill = _implied_values(mapper) if imply else {}
 
     def row(self, item: Any) -> Row:
         if self._plain and isinstance(item, Mapping):
@@ -68,8 +87,7 @@ class RowBuilder:
                 if fields <= self._columns:
                     self._checked.add(fields)
             if fields in self._checked:
-                plain = item if isinstance(item, dict) and self._version is None else dict(item)
-                return Row(None, self._with_version(plain), fields)
+                return self._completed(None, item, fields)
         obj = self._construct(item)
         if not instance_state(obj).transient:
             raise InvalidFieldError(
@@ -77,7 +95,9 @@ class RowBuilder:
                 f"(transient), not already in a session"
             )
         given = self._values_of(obj)
-        return Row(obj, given, frozenset(given or ()))
+        if given is None:
+            return Row(obj, None, frozenset())
+        return self._completed(obj, given, frozenset(given))
 
     def params(self, values: Mapping[str, Any]) -> Mapping[str, Any]:
         """``values`` keyed by column key, as Core statements take them."""
@@ -90,17 +110,48 @@ class RowBuilder:
 
     def _values_of(self, obj: Any) -> dict[str, Any] | None:
         stored = instance_state(obj).dict
-        values = {key: stored[key] for key in self._columns if key in stored}
         if any(stored.get(rel.key) not in (None, []) for rel in self._mapper.relationships):
             return None  # related objects to link or insert: the unit of work's job
-        return self._with_version(values)
+        return {key: stored[key] for key in self._columns if key in stored}
 
-    def _with_version(self, values: dict[str, Any]) -> dict[str, Any]:
-        if self._version is not None:
-            key, generate = self._version
-            if values.get(key) is None:
-                values[key] = generate(None)
-        return values
+    def _completed(self, obj: Any, values: Mapping[str, Any], fields: frozenset[str]) -> Row:
+        """The row as it is written: a key given as ``None`` is left for the database to
+        generate (as the unit of work does), and values the row implies (NULL for an
+        omitted nullable column, a scalar default, the discriminator, the first version)
+        are written out, so that rows giving different fields still share a statement."""
+        empty = [key for key in self._keys if key in fields and values[key] is None]
+        missing = self._fill.keys() - fields
+        version = self._version
+        unversioned = version is not None and values.get(version[0]) is None
+        if not empty and not missing and not unversioned and isinstance(values, dict):
+            return Row(obj, values, fields)
+        completed = {key: value for key, value in values.items() if key not in empty}
+        for key in missing:
+            completed[key] = self._fill[key]
+        if version is not None and unversioned:
+            completed[version[0]] = version[1](None)
+        return Row(obj, completed, frozenset(completed))
+
+
+def _implied_values(mapper: Mapper[Any]) -> dict[str, Any]:
+    """What a row that omits a column stores there, where that is known in advance."""
+    implied: dict[str, Any] = {}
+    for prop in mapper.column_attrs:
+        column = prop.columns[0]
+        if not isinstance(column, Column) or column.primary_key:
+            continue
+        if column.server_default is not None or column.server_onupdate is not None:
+            continue
+        default = column.default
+        if default is None:
+            if column.nullable:
+                implied[prop.key] = None
+        elif default.is_scalar:
+            implied[prop.key] = getattr(default, "arg", None)
+    on = mapper.polymorphic_on
+    if isinstance(on, Column) and mapper.polymorphic_identity is not None:
+        implied[mapper.get_property_by_column(on).key] = mapper.polymorphic_identity
+    return implied
 
 
 def grouped(rows: Sequence[Row]) -> Iterable[tuple[frozenset[str], list[int]]]:

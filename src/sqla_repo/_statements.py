@@ -31,6 +31,9 @@ FieldName: TypeAlias = "str | QueryableAttribute[Any]"
 MAX_WINDOW = 2**63 - 1
 """The largest ``limit`` or ``offset`` every backend accepts (a signed 64-bit integer)."""
 
+MAX_BATCH = 2**31 - 1
+"""The largest ``batch_size`` of a stream (drivers fetch with a signed 32-bit count)."""
+
 
 def primary_key_fields(mapper: Mapper[Any]) -> tuple[str, ...]:
     """Attribute names of the primary-key columns, in key order (fixed once mapped)."""
@@ -100,10 +103,10 @@ def check_window(limit: int | None, offset: int) -> None:
         raise InvalidFieldError(f"offset must be an integer in 0..{MAX_WINDOW}")
 
 
-def check_positive(name: str, value: int) -> None:
-    """Reject a page size or batch size below 1 before any SQL."""
-    if not _in_window(value) or value < 1:
-        raise InvalidFieldError(f"{name} must be an integer in 1..{MAX_WINDOW}")
+def check_positive(name: str, value: int, *, maximum: int = MAX_WINDOW) -> None:
+    """Reject a page size or batch size outside 1..``maximum`` before any SQL."""
+    if not _in_window(value) or not 1 <= value <= maximum:
+        raise InvalidFieldError(f"{name} must be an integer in 1..{maximum}")
 
 
 def _in_window(value: object) -> bool:

@@ -109,7 +109,6 @@ def _duplicate_key_upsert(
 # has never set as NULL for the whole statement: engines from EngineFactory declare
 # it on connect; on others the first use reads it again afterwards.
 FOUND_FLAG = "@sqla_repo_found"
-_FOUND = FOUND_FLAG
 
 
 def _duplicate_key_insert_if_absent(
@@ -118,14 +117,14 @@ def _duplicate_key_insert_if_absent(
     first, *_ = values
     marked = dict(values)
     marked[first] = func.IF(
-        literal_column(f"({_FOUND} := FALSE)"),
+        literal_column(f"({FOUND_FLAG} := FALSE)"),
         null(),
         bindparam(None, values[first], type_=table.c[first].type),
     )
     key = str(target.columns[0].key)
     statement = mysql.insert(table).values(marked)
     built: Insert = statement.on_duplicate_key_update(
-        {key: func.IF(literal_column(f"({_FOUND} := TRUE)"), table.c[key], table.c[key])}
+        {key: func.IF(literal_column(f"({FOUND_FLAG} := TRUE)"), table.c[key], table.c[key])}
     )
     named = and_(
         *(
@@ -133,7 +132,7 @@ def _duplicate_key_insert_if_absent(
             for column in target.columns
         )
     )
-    return built.returning(*returning, literal_column(_FOUND), named)
+    return built.returning(*returning, literal_column(FOUND_FLAG), named)
 
 
 ON_DUPLICATE_KEY = ConflictStatements(

@@ -11,12 +11,13 @@ import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar, cast, overload
 
-from sqlalchemy import Column, and_, delete, insert, inspect, update
+from sqlalchemy import Column, delete, insert, inspect, select, update
 from sqlalchemy.orm import ColumnProperty, QueryableAttribute
+from sqlalchemy.orm.attributes import instance_state
 
 from ._base import ModelT, PkT, RepositoryBase
 from ._errors import ConflictError, InvalidFieldError, SerializationError
-from ._materialize import new_instance, refresh_values, register_written
+from ._materialize import adopt_loaded, new_instance, refresh_values, register_written
 from ._rows import Row, RowBuilder, grouped, in_processing_order
 from ._statements import (
     FieldName,
@@ -115,7 +116,7 @@ class Writes(RepositoryBase[ModelT, PkT]):
             self._mapper, on if on is not None else primary_key_fields(self._mapper)
         )
         chosen = None if update is None else self._update_names(update)
-        builder = RowBuilder(self._mapper, self._instance)
+        builder = RowBuilder(self._mapper, self._instance, imply=False)
         rows = [builder.row(item) for item in items]
         if not rows:
             return []
@@ -142,7 +143,7 @@ class Writes(RepositoryBase[ModelT, PkT]):
         values: Mapping[str, Any],
         /,
         *,
-        on: Sequence[FieldName] | FieldName,
+        on: Sequence[FieldName] | FieldName | None = None,
         defaults: Mapping[str, Any] | None = None,
     ) -> tuple[ModelT, bool]:
         """The row matching ``values`` on the ``on`` columns, created if absent.
@@ -153,9 +154,12 @@ class Writes(RepositoryBase[ModelT, PkT]):
         read that sees the latest committed row (MySQL/MariaDB return it from the
         statement itself, under a row lock). Concurrent calls for one key all
         succeed and exactly one reports ``created``; no error is caught on the way.
-        ``on`` is checked as for :meth:`upsert`. Flushes; never commits.
+        ``on`` is checked as for :meth:`upsert` (the primary key by default). Flushes;
+        never commits.
         """
-        target = conflict_target(self._mapper, on)
+        target = conflict_target(
+            self._mapper, on if on is not None else primary_key_fields(self._mapper)
+        )
         builder = RowBuilder(self._mapper, self._instance)
         given = builder.row({**(defaults or {}), **values})
         if given.values is None:
@@ -169,8 +173,11 @@ class Writes(RepositoryBase[ModelT, PkT]):
         statement = conflicts.insert_if_absent(
             self._table, target, builder.params(given.values), returning
         )
-        match = and_(*(self._attribute(name) == values[name] for name in target.attributes))
-        read = self._select([]).where(match).execution_options(populate_existing=True)
+        match = [self._attribute(name) == values[name] for name in target.attributes]
+        if (partial := target.index_where.get(self._dialect.name)) is not None:
+            match.append(partial)  # the row the partial unique index covers
+        read = select(*returning).where(*match)
+        names = [self._attribute_of(column) for column in returning]
         for _ in range(_GET_OR_CREATE_ATTEMPTS):
             with self.translate_errors():
                 returned = (await self._session.execute(statement)).all()
@@ -184,14 +191,15 @@ class Writes(RepositoryBase[ModelT, PkT]):
                     raise ConflictError(
                         f"the values clash with another unique key of {self.model.__name__}"
                     )
-                fresh = self._object(given)
-                return self._register([fresh], returning, [stored])[0], not existed
+                if existed:
+                    return self._adopt(dict(zip(names, stored, strict=True))), False
+                return self._register([self._object(given)], returning, [stored])[0], True
             if returned:
                 return self._register([self._object(given)], returning, returned)[0], True
             with self.translate_errors():
-                found = (await self._session.scalars(read)).one_or_none()
+                found = (await self._session.execute(read)).first()
             if found is not None:
-                return found, False
+                return self._adopt(dict(zip(names, found, strict=True))), False
         raise SerializationError(
             f"the {self.model.__name__} row matching the on= values was deleted while "
             f"get_or_create was reading it, {_GET_OR_CREATE_ATTEMPTS} times; retry the transaction"
@@ -228,19 +236,22 @@ class Writes(RepositoryBase[ModelT, PkT]):
         await self._flush()
         held = self._held()
         if held and self._dialect.update_returning:
-            keys = primary_key_fields(self._mapper)
-            statement = statement.returning(*(self._attribute(k) for k in (*keys, *named)))
+            # every column: onupdate= defaults change more than the values given
+            columns = self._stored_columns
+            names = [self._attribute_of(column) for column in columns]
+            key_names = primary_key_fields(self._mapper)
             with self.translate_errors():
-                returned = (await self._session.execute(statement)).all()
+                returned = (await self._session.execute(statement.returning(*columns))).all()
             for row in returned:
-                obj = held.get(tuple(row[: len(keys)]))
+                values = dict(zip(names, row, strict=True))
+                obj = held.get(tuple(values[name] for name in key_names))
                 if obj is not None:
-                    refresh_values(obj, dict(zip(named, row[len(keys) :], strict=True)))
+                    refresh_values(obj, values)
             return len(returned)
         with self.translate_errors():
             count = cast("Any", await self._session.execute(statement)).rowcount
         if held:
-            await self._reload(held.values())
+            await self._reload(held)
         return int(count)
 
     async def delete_where(self, *where: Where) -> int:
@@ -264,9 +275,16 @@ class Writes(RepositoryBase[ModelT, PkT]):
 
     # --- helpers ------------------------------------------------------------
 
+    def _adopt(self, values: Mapping[str, Any]) -> Any:
+        return adopt_loaded(self._session.sync_session, self._mapper, values)
+
     def _object(self, row: Row) -> Any:
-        """The instance a row is stored in: the one given, or a new one from its values."""
-        return row.obj if row.obj is not None else new_instance(self._mapper, row.values or {})
+        """The instance a row is stored in: the one given (holding every value written),
+        or a new one from its values."""
+        if row.obj is None:
+            return new_instance(self._mapper, row.values or {})
+        instance_state(row.obj).dict.update(row.values or {})
+        return row.obj
 
     async def _insert_by_unit_of_work(self, rows: Sequence[Row]) -> builtins.list[ModelT]:
         objects = [
@@ -284,10 +302,20 @@ class Writes(RepositoryBase[ModelT, PkT]):
         keys = [self._attribute_of(column) for column in columns]
         return register_written(self._session.sync_session, self._mapper, objects, keys, rows)
 
-    async def _reload(self, objects: Iterable[Any]) -> None:
-        """Read held objects again in place (where an UPDATE cannot return its rows)."""
-        keys = [inspect(obj).identity or () for obj in objects]
-        await self._by_keys(keys, populate_existing=True)
+    async def _reload(self, held: Mapping[tuple[Any, ...], Any]) -> None:
+        """Read the column values of held objects again, in place (where an UPDATE cannot
+        return its rows). Loaded relationships stay loaded."""
+        columns = self._stored_columns
+        names = [self._attribute_of(column) for column in columns]
+        key_names = primary_key_fields(self._mapper)
+        for condition in self._key_batches(builtins.list(held)):
+            with self.translate_errors():
+                rows = (await self._session.execute(select(*columns).where(condition))).all()
+            for row in rows:
+                values = dict(zip(names, row, strict=True))
+                obj = held.get(tuple(values[name] for name in key_names))
+                if obj is not None:
+                    refresh_values(obj, values)
 
     def _held(self) -> dict[tuple[Any, ...], Any]:
         """The session's objects of this model, by primary key."""
@@ -331,39 +359,30 @@ class Writes(RepositoryBase[ModelT, PkT]):
         """Flush, then tell whether rows can be written by Core statements.
 
         Needs ``INSERT ... RETURNING`` (PostgreSQL, SQLite 3.35+, MariaDB 10.5+; the
-        dialect knows once connected) and a model on one table without inheritance
-        (the unit of work sets discriminators and writes joined tables).
+        dialect knows once connected) and a model on one table (single-table
+        inheritance at most: joined tables are the unit of work's job).
         """
         await self._flush()
         with self.translate_errors():
             await self._session.connection(bind_arguments={"mapper": self._mapper})
         mapper = self._mapper
+        on = mapper.polymorphic_on
         return (
             bool(self._dialect.insert_returning)
-            and len(mapper.tables) == 1
-            and mapper.inherits is None
-            and mapper.polymorphic_on is None
+            and len(mapper.tables) == 1  # single-table inheritance at most
+            and (on is None or (isinstance(on, Column) and on.table is mapper.local_table))
         )
 
     async def _require_core_writes(self, method: str) -> None:
         if not await self._core_writes():
             raise NotImplementedError(
                 f"{method} needs INSERT ... RETURNING (PostgreSQL, SQLite 3.35+, "
-                f"MariaDB 10.5+) and a model without inheritance"
+                f"MariaDB 10.5+) and a model on one table (joined-table inheritance is not)"
             )
 
     @property
     def _table(self) -> Any:
         return self._mapper.local_table
-
-    @property
-    def _stored_columns(self) -> builtins.list[Column[Any]]:
-        """The table's columns that map to an attribute of the model."""
-        mapped = {column for prop in self._mapper.column_attrs for column in prop.columns}
-        return [column for column in self._table.columns if column in mapped]
-
-    def _attribute_of(self, column: Any) -> str:
-        return self._mapper.get_property_by_column(column).key
 
     def _attribute(self, name: str) -> Any:
         return cast("ColumnProperty[Any]", self._mapper.attrs[name]).class_attribute

@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, Awaitable, Coroutine
 from contextlib import AbstractContextManager, aclosing
 from typing import Any, assert_type
 
-from sqlalchemy import ForeignKey, Integer, MetaData, String, insert, select, text
+from sqlalchemy import ForeignKey, Integer, MetaData, String, asc, desc, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncAttrs, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 
@@ -332,6 +332,8 @@ async def queries(sessions: async_sessionmaker[AsyncSession], lamp_id: int) -> N
         assert len(everything) == 7
         by_name = assert_type(await gadgets.list(order_by="-name"), list[Gadget])
         assert [gadget.name for gadget in by_name] == GADGET_NAMES
+        by_desc = await gadgets.list(order_by=[desc(Gadget.name), asc(Gadget.sku)])
+        assert [gadget.name for gadget in by_desc] == GADGET_NAMES
         ordering: OrderBy = ["-stock", Gadget.sku]
         assert [g.sku for g in await gadgets.list(order_by=ordering, limit=2, offset=1)] == [
             "G-3",

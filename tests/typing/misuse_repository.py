@@ -223,7 +223,6 @@ async def wrong_writes(products: ProductRepository, orders: OrderRepository) -> 
     await products.upsert(Order(), on=["sku"])  # E: arg-type
     await products.upsert_many(Product(), on=["sku"])  # E: arg-type
     upserted: Product = await products.upsert_many([{"sku": "x"}])  # E: assignment
-    await products.get_or_create({"sku": "x"})  # E: call-arg
     await products.get_or_create(Product(), on=["sku"])  # E: arg-type
     await products.get_or_create({"sku": "x"}, on=["sku"], defaults=["x"])  # E: arg-type
     product: Product = await products.get_or_create({"sku": "x"}, on=["sku"])  # E: assignment
