@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest wheel-check clean
+.PHONY: demo test lint typecheck pytest pytest-psycopg wheel-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,13 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# The query and write tests once more on PostgreSQL through psycopg, the other driver.
+PSYCOPG_URL ?= $(subst postgresql+asyncpg://,postgresql+psycopg://,$(or $(SQLA_REPO_TEST_POSTGRES_URL),postgresql+asyncpg://postgres@127.0.0.1:5432/test))
+pytest-psycopg: $(STAMP)
+	SQLA_REPO_TEST_POSTGRES_URL="$(PSYCOPG_URL)" $(BIN)/pytest -q -k postgresql \
+		tests/test_reads.py tests/test_writes.py tests/test_loading.py
+
+test: lint typecheck pytest pytest-psycopg
 
 # What users install is what is tested: the built wheel, in a clean environment,
 # type-checks a client module and runs its CRUD walk-through.
