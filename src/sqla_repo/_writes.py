@@ -47,9 +47,12 @@ class Writes(RepositoryBase[ModelT, PkT]):
         The objects come back in input order, persistent in the session with their
         primary keys and every default the database filled in (``RETURNING``). Batches
         stay under the driver's bound-parameter limit, on every backend (SQLite
-        included: never one INSERT per row). ``[]`` sends no SQL. Instances whose
-        related objects must be inserted too are handed to the unit of work.
-        Flushes; never commits.
+        included: never one INSERT per row). Omitted columns whose value is known in
+        advance (NULL, a scalar default) are written out, so rows that give different
+        fields still share a statement. ``[]`` sends no SQL. Instances that carry
+        related objects to link or insert, and joined-table inheritance, are handed
+        to the unit of work instead (which on SQLite inserts row by row). Flushes;
+        never commits.
         """
         builder = RowBuilder(self._mapper, self._instance)
         rows = [builder.row(item) for item in items]
