@@ -701,3 +701,21 @@ async def test_upsert_many_with_keys_one_row_under_the_collation(
     else:
         assert rows == 2
     assert all(p in session for p in stored)
+
+
+async def test_every_write_checks_fields_before_sql(
+    session: AsyncSession, statements: list[str]
+) -> None:
+    repo = ProductRepository(session)
+    good = {"sku": "a", "name": "A"}
+    bad = {"sku": "b", "name": "B", "no_such": 1}
+    with pytest.raises(InvalidFieldError, match="no_such"):
+        await repo.upsert_many([good, bad], on=["sku"])
+    with pytest.raises(InvalidFieldError, match="no_such"):
+        await repo.get_or_create({"sku": "c", "no_such": 1}, on=["sku"])
+    with pytest.raises(InvalidFieldError, match="no_such"):
+        await repo.get_or_create({"sku": "c"}, on=["sku"], defaults={"no_such": 1})
+    with pytest.raises(InvalidFieldError, match="no_such"):
+        await repo.update_where(Product.sku == "a", values={"no_such": 1})
+    assert statements == []
+    assert await repo.count() == 0
