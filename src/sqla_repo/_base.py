@@ -120,8 +120,12 @@ class RepositoryBase(Generic[ModelT, PkT]):
     def _stored_columns(self) -> list[Column[Any]]:
         """The table's columns that map to an attribute of the model, in table order."""
         mapped = {column for prop in self._mapper.column_attrs for column in prop.columns}
-        table = cast("Table", self._mapper.local_table)
-        return [column for column in table.columns if column in mapped]
+        return [column for column in self._table.columns if column in mapped]
+
+    @property
+    def _table(self) -> Table:
+        """The model's table (bulk writes reach only models mapped to one)."""
+        return cast("Table", self._mapper.local_table)
 
     def _attribute_of(self, column: Any) -> str:
         """The attribute name a column of the model's table is mapped to."""

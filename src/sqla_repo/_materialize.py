@@ -21,6 +21,8 @@ from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.state import InstanceState
 
+from ._statements import primary_key_fields
+
 
 def new_instance(mapper: Mapper[Any], values: Mapping[str, Any]) -> Any:
     """A transient instance holding ``values``, built without running ``__init__``.
@@ -48,7 +50,7 @@ def register_written(
     given object, or the one the session already held for that row.
     """
     identity_map = session.identity_map
-    key_names = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+    key_names = primary_key_fields(mapper)
     column_keys = mapper.column_attrs.keys()
     stored: list[Any] = []
     fresh: set[InstanceState[Any]] = set()
@@ -80,7 +82,7 @@ def adopt_loaded(session: Session, mapper: Mapper[Any], values: Mapping[str, Any
     (its loaded relationships stay loaded); otherwise a new one joins the session as a
     loaded row (public API: a detached instance added back).
     """
-    key_names = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+    key_names = primary_key_fields(mapper)
     identity = mapper.identity_key_from_primary_key(tuple(values[name] for name in key_names))
     held = session.identity_map.get(identity)
     if held is not None:

@@ -23,7 +23,7 @@ from ._statements import MAX_BATCH, MAX_WINDOW, Where, check_positive, check_whe
 
 
 class Reads(RepositoryBase[ModelT, PkT]):
-    """``get_many``, ``page``, ``paginate`` and ``stream``."""
+    """``get_many``, ``count``, ``exists``, ``page``, ``paginate`` and ``stream``."""
 
     async def get_many(
         self, pks: Iterable[PkT], /, *, options: Options | None = None

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.attributes import instance_state
 
 from ._errors import InvalidFieldError
-from ._statements import check_fields
+from ._statements import check_fields, primary_key_fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +76,7 @@ class RowBuilder:
             for prop in mapper.column_attrs
             if prop.key != prop.columns[0].key
         }
-        self._keys = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+        self._keys = primary_key_fields(mapper)
         self._fill = _implied_values(mapper) if imply else {}
 
     def row(self, item: Any) -> Row:

@@ -383,10 +383,6 @@ class Writes(RepositoryBase[ModelT, PkT]):
                 f"MariaDB 10.5+) and a model on one table (joined-table inheritance is not)"
             )
 
-    @property
-    def _table(self) -> Any:
-        return self._mapper.local_table
-
     def _attribute(self, name: str) -> Any:
         return cast("ColumnProperty[Any]", self._mapper.attrs[name]).class_attribute
 
