@@ -33,7 +33,7 @@ pytest: $(STAMP)
 PSYCOPG_URL ?= $(subst postgresql+asyncpg://,postgresql+psycopg://,$(or $(SQLA_REPO_TEST_POSTGRES_URL),postgresql+asyncpg://postgres@127.0.0.1:5432/test))
 pytest-psycopg: $(STAMP)
 	SQLA_REPO_TEST_POSTGRES_URL="$(PSYCOPG_URL)" $(BIN)/pytest -q -k postgresql \
-		tests/test_reads.py tests/test_writes.py tests/test_loading.py
+		tests/test_reads.py tests/test_writes.py tests/test_loading.py tests/test_values.py
 
 test: lint typecheck pytest pytest-psycopg
 

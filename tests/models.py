@@ -3,28 +3,40 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+import uuid
+from datetime import date, datetime, time
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
+    Double,
     Enum,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    Numeric,
+    SmallInteger,
     String,
     Table,
+    Text,
+    Time,
     UniqueConstraint,
+    Uuid,
     literal_column,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedAsDataclass, mapped_column, relationship
 
-from sqla_repo import Repository
+from sqla_repo import Repository, VersionedMixin
 
 
 class Shop(DeclarativeBase):
@@ -221,4 +233,74 @@ class VehicleRepository(Repository[Vehicle, int]):
 
 
 class CarRepository(Repository[Car, int]):
+    pass
+
+
+class Counter(VersionedMixin, Shop):
+    """Optimistic locking: every UPDATE checks and bumps ``version``."""
+
+    __tablename__ = "counters"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(default=0)
+
+
+class Job(Shop):
+    """A queue of work items that concurrent workers claim."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    claimed_by: Mapped[int | None] = mapped_column(default=None)
+
+
+class CounterRepository(Repository[Counter, int]):
+    pass
+
+
+class JobRepository(Repository[Job, int]):
+    pass
+
+
+class Note(MappedAsDataclass, Shop):
+    """A dataclass model on a base that is not one: a required field, a field with a
+    default, and two the constructor does not take (``init=False``)."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, init=False)
+    title: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text, default="")
+    edits: Mapped[int] = mapped_column(Integer, init=False, default=0)
+
+
+class Gauge(Shop):
+    """A column of every type whose values are checked before any SQL, and one (JSON) that
+    is not."""
+
+    __tablename__ = "gauges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    small: Mapped[int | None] = mapped_column(SmallInteger)
+    big: Mapped[int | None] = mapped_column(BigInteger)
+    ratio: Mapped[float | None] = mapped_column(Float)
+    precise: Mapped[float | None] = mapped_column(Double)
+    amount: Mapped[float | None] = mapped_column(Numeric(6, 2, asdecimal=False))
+    code: Mapped[str | None] = mapped_column(String(8))
+    body: Mapped[str | None] = mapped_column(Text)
+    flag: Mapped[bool | None] = mapped_column(Boolean)
+    day: Mapped[date | None] = mapped_column(Date)
+    at: Mapped[datetime | None] = mapped_column(DateTime)
+    clock: Mapped[time | None] = mapped_column(Time)
+    color: Mapped[Color | None] = mapped_column(Enum(Color, name="gauge_color"))
+    blob: Mapped[bytes | None] = mapped_column(LargeBinary)
+    token: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class NoteRepository(Repository[Note, int]):
+    pass
+
+
+class GaugeRepository(Repository[Gauge, int]):
     pass

@@ -20,6 +20,7 @@ from sqlalchemy.sql.schema import Table
 
 from sqla_repo import (
     CheckViolationError,
+    CommitOutcomeUnknownError,
     ConflictError,
     DatabaseUnavailableError,
     EngineFactory,
@@ -31,9 +32,11 @@ from sqla_repo import (
     NotLoadedError,
     NotNullViolationError,
     PoolTimeoutError,
+    ReadOnlyError,
     RepositoryError,
     SerializationError,
     StaleDataError,
+    StatementTimeoutError,
     User,
     UserRepository,
 )
@@ -449,6 +452,8 @@ def test_hierarchy() -> None:
         NotLoadedError,
         StaleDataError,
         SerializationError,
+        ReadOnlyError,
+        StatementTimeoutError,
         PoolTimeoutError,
         DatabaseUnavailableError,
     )
@@ -456,6 +461,9 @@ def test_hierarchy() -> None:
     for kind in others:
         assert issubclass(kind, RepositoryError)
         assert not issubclass(kind, IntegrityViolationError)
+    # a timeout is not an outage: run_in_transaction and callers treat them apart
+    assert not issubclass(StatementTimeoutError, DatabaseUnavailableError)
+    assert issubclass(CommitOutcomeUnknownError, DatabaseUnavailableError)
     assert issubclass(NotFoundError, LookupError)
     assert issubclass(InvalidFieldError, ValueError)
     assert issubclass(InvalidCursorError, ValueError)

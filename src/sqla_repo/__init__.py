@@ -5,6 +5,7 @@ from __future__ import annotations
 from ._engine import EngineFactory, PoolConfig
 from ._errors import (
     CheckViolationError,
+    CommitOutcomeUnknownError,
     ConflictError,
     DatabaseUnavailableError,
     ForeignKeyViolationError,
@@ -15,26 +16,34 @@ from ._errors import (
     NotLoadedError,
     NotNullViolationError,
     PoolTimeoutError,
+    ReadOnlyError,
     RepositoryError,
     SerializationError,
     StaleDataError,
+    StatementTimeoutError,
 )
+from ._locking import ForUpdate
+from ._mixins import VersionedMixin
 from ._models import NAMING_CONVENTION, Base, User
 from ._ordering import OrderBy
 from ._pagination import CursorPage, Page
 from ._repository import Repository, UserRepository
+from ._transactions import IsolationLevel, run_in_transaction, unit_of_work
 
 __all__ = [
     "Base",
     "CheckViolationError",
+    "CommitOutcomeUnknownError",
     "ConflictError",
     "CursorPage",
     "DatabaseUnavailableError",
     "EngineFactory",
+    "ForUpdate",
     "ForeignKeyViolationError",
     "IntegrityViolationError",
     "InvalidCursorError",
     "InvalidFieldError",
+    "IsolationLevel",
     "NAMING_CONVENTION",
     "NotFoundError",
     "NotLoadedError",
@@ -43,10 +52,15 @@ __all__ = [
     "Page",
     "PoolConfig",
     "PoolTimeoutError",
+    "ReadOnlyError",
     "Repository",
     "RepositoryError",
     "SerializationError",
     "StaleDataError",
+    "StatementTimeoutError",
     "User",
     "UserRepository",
+    "VersionedMixin",
+    "run_in_transaction",
+    "unit_of_work",
 ]

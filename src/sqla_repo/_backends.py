@@ -17,10 +17,14 @@ from sqlalchemy.engine import URL
 
 from ._connections import (
     EngineSetup,
+    TransactionSetup,
     mysql_prepare_url,
     mysql_setup,
+    mysql_transaction,
+    postgresql_transaction,
     queue_pool_setup,
     sqlite_setup,
+    sqlite_transaction,
 )
 from ._errors import (
     CheckViolationError,
@@ -29,9 +33,12 @@ from ._errors import (
     ForeignKeyViolationError,
     InvalidFieldError,
     NotNullViolationError,
+    ReadOnlyError,
     RepositoryError,
     SerializationError,
+    StatementTimeoutError,
 )
+from ._scrub import MYSQL_VALUES, POSTGRESQL_VALUES
 from ._upsert import (
     ON_CONFLICT_POSTGRESQL,
     ON_CONFLICT_SQLITE,
@@ -75,10 +82,17 @@ class Backend:
     that a value read back compares as the database orders (keyset pagination)."""
     nulls_keyword: bool
     """Whether ``ORDER BY ... NULLS FIRST/LAST`` exists (not on MySQL/MariaDB)."""
+    transaction_setup: Callable[[str | None, bool], TransactionSetup]
+    """How a transaction starts with an isolation level and/or read-only mode."""
     code_family: Callable[[ErrorCode], ErrorCode | None] = field(default=lambda code: None)
     """A broader code to look up when the exact one is not in ``error_classes``."""
     aliases: tuple[str, ...] = field(default=())
     prepare_url: Callable[[URL], URL] = field(default=lambda url: url)
+    error_values: tuple[re.Pattern[str], ...] = field(default=())
+    """The shapes of its error messages that quote written values: each group of a
+    pattern covers a value, which is cut out of messages (see :mod:`sqla_repo._scrub`)."""
+    failed_transaction_codes: frozenset[ErrorCode] = field(default=frozenset())
+    """Codes saying that the transaction already failed and must be rolled back."""
 
     def classify(self, orig: BaseException) -> type[RepositoryError] | None:
         """The error class for a driver exception, read from its code; ``None`` if unknown."""
@@ -102,9 +116,26 @@ def _as_ordered(expression: ColumnElement[Any]) -> KeysetTerms:
 # --- PostgreSQL ------------------------------------------------------------
 
 
+# libpq prefixes an error the server sent with its severity ("FATAL:  ...").
+_LIBPQ_SERVER_ERROR = re.compile(r"\b(?:FATAL|ERROR|PANIC):  ")
+
+
 def _pg_code(orig: BaseException) -> ErrorCode | None:
     code = getattr(orig, "sqlstate", None)
-    return code if isinstance(code, str) else None
+    if isinstance(code, str):
+        return code
+    # psycopg: libpq reports no SQLSTATE when a connection attempt fails (psycopg
+    # keeps the failed connection on the error). No server answered, unless libpq
+    # quotes the server's own error: sqlclient_unable_to_establish_sqlconnection.
+    if getattr(orig, "pgconn", None) is not None and not _LIBPQ_SERVER_ERROR.search(
+        str(orig.args[0]) if orig.args else ""
+    ):
+        return "08001"
+    # asyncpg checks a value against its parameter's type itself (its DataError, a
+    # ValueError without SQLSTATE), where psycopg lets the server refuse it (22P02...).
+    if isinstance(orig.__cause__, ValueError) and getattr(orig.__cause__, "sqlstate", None) is None:
+        return "22000"  # data_exception
+    return None
 
 
 # The DETAIL of a unique violation, "Key (a, b)=(...) already exists.": the column
@@ -153,21 +184,27 @@ POSTGRESQL = Backend(
         "40001": SerializationError,  # serialization_failure
         "40P01": SerializationError,  # deadlock_detected
         "55P03": SerializationError,  # lock_not_available
+        "57014": StatementTimeoutError,  # query_canceled (statement_timeout)
+        "25006": ReadOnlyError,  # read_only_sql_transaction
         "22001": InvalidFieldError,  # string_data_right_truncation
         "22003": InvalidFieldError,  # numeric_value_out_of_range
         "22P02": InvalidFieldError,  # invalid_text_representation
+        "22000": InvalidFieldError,  # data_exception (also asyncpg's own value check)
         "08": DatabaseUnavailableError,  # connection_exception class
         "57P01": DatabaseUnavailableError,  # admin_shutdown
         "57P02": DatabaseUnavailableError,  # crash_shutdown
         "57P03": DatabaseUnavailableError,  # cannot_connect_now
     },
     error_details=_pg_details,
+    error_values=POSTGRESQL_VALUES,
+    failed_transaction_codes=frozenset({"25P02"}),  # in_failed_sql_transaction
     conflicts=ON_CONFLICT_POSTGRESQL,
     max_bind_params=32767,  # asyncpg (psycopg allows 65535)
     nulls_low=False,
     interleaved_cursors=True,
     keyset_terms=_as_ordered,
     nulls_keyword=True,
+    transaction_setup=postgresql_transaction,
 )
 
 
@@ -242,7 +279,11 @@ MYSQL = Backend(
         3819: CheckViolationError,  # MySQL
         4025: CheckViolationError,  # MariaDB, raised as an OperationalError
         1213: SerializationError,  # deadlock
-        1205: SerializationError,  # lock wait timeout
+        1205: SerializationError,  # lock wait timeout (MariaDB's NOWAIT too)
+        3024: StatementTimeoutError,  # MySQL: max_execution_time exceeded
+        1969: StatementTimeoutError,  # MariaDB: max_statement_time exceeded
+        3572: SerializationError,  # MySQL: NOWAIT on a locked row
+        1792: ReadOnlyError,  # statement not allowed in a READ ONLY transaction
         1406: InvalidFieldError,  # data too long
         1264: InvalidFieldError,  # out of range
         1366: InvalidFieldError,  # incorrect value for column
@@ -254,12 +295,14 @@ MYSQL = Backend(
         2055: DatabaseUnavailableError,
     },
     error_details=_mysql_details,
+    error_values=MYSQL_VALUES,
     conflicts=ON_DUPLICATE_KEY,
     max_bind_params=65535,
     nulls_low=True,
     interleaved_cursors=False,
     keyset_terms=_mysql_keyset_terms,
     nulls_keyword=False,
+    transaction_setup=mysql_transaction,
 )
 
 
@@ -304,6 +347,7 @@ SQLITE = Backend(
         275: CheckViolationError,  # SQLITE_CONSTRAINT_CHECK
         5: SerializationError,  # SQLITE_BUSY (and its extended codes)
         6: SerializationError,  # SQLITE_LOCKED (and its extended codes)
+        8: ReadOnlyError,  # SQLITE_READONLY (PRAGMA query_only)
     },
     error_details=_sqlite_details,
     conflicts=ON_CONFLICT_SQLITE,
@@ -312,6 +356,7 @@ SQLITE = Backend(
     interleaved_cursors=True,
     keyset_terms=_as_ordered,
     nulls_keyword=True,
+    transaction_setup=sqlite_transaction,
 )
 
 

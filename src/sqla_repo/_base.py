@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql.base import ExecutableOption
 from typing_extensions import TypeVar
 
@@ -27,6 +28,7 @@ from ._errors import InvalidFieldError
 from ._ordering import SortKey, order_clauses
 from ._statements import Where, check_fields, check_where, primary_key_fields
 from ._translate import translate_errors
+from ._values import value_check
 
 ModelT = TypeVar("ModelT")
 PkT = TypeVar("PkT", default=Any)
@@ -142,11 +144,14 @@ class RepositoryBase(Generic[ModelT, PkT]):
         return statement
 
     def _key_values(self, pk: object) -> tuple[Any, ...]:
-        """``pk`` as a tuple in primary-key column order; the wrong arity is refused."""
+        """``pk`` as a tuple in primary-key column order; the wrong arity, and a value
+        its column cannot hold (``2**70`` or ``"abc"`` for an ``Integer``), are refused."""
         width = len(self._mapper.primary_key)
         if isinstance(pk, tuple) and len(pk) == width:
+            value_check(self._mapper).key(pk)
             return pk
         if width == 1 and not isinstance(pk, tuple):
+            value_check(self._mapper).key((pk,))
             return (pk,)
         model = self._mapper.class_.__name__
         names = ", ".join(primary_key_fields(self._mapper))
@@ -183,13 +188,29 @@ class RepositoryBase(Generic[ModelT, PkT]):
                 await self._session.refresh(obj, attribute_names=expired)
 
     def _instance(self, obj_or_mapping: ModelT | Mapping[str, Any]) -> ModelT:
+        """The instance given, or one built from a mapping of field names (checked to be
+        fields its constructor takes); its values are not checked here."""
         model = self.model
         if isinstance(obj_or_mapping, model):
             return obj_or_mapping
         if isinstance(obj_or_mapping, Mapping):
             check_fields(self._mapper, obj_or_mapping, primary_key_allowed=True)
+            value_check(self._mapper).constructor(obj_or_mapping)
             return cast("Callable[..., ModelT]", model)(**obj_or_mapping)
         raise TypeError(
             f"expected a {model.__name__} or a mapping of its fields, "
             f"not {type(obj_or_mapping).__name__}"
         )
+
+    def _checked(self, obj: ModelT) -> ModelT:
+        """``obj``, once every column value it holds is one its column can hold."""
+        value_check(self._mapper).values(instance_state(obj).dict)
+        return obj
+
+    def _check_values(self, values: Mapping[str, Any], *, assigned: bool = False) -> None:
+        """Refuse a value its column cannot hold; with ``assigned`` (values about to be set
+        on an object), those a ``@validates`` hook receives are left to it."""
+        if assigned:
+            value_check(self._mapper).changes(values)
+        else:
+            value_check(self._mapper).values(values)

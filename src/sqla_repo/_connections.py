@@ -39,6 +39,47 @@ class EngineSetup:
     """Adds the connection set-up events to the freshly created (sync) engine."""
 
 
+@dataclass(frozen=True, slots=True)
+class TransactionSetup:
+    """How a transaction starts with an isolation level or read-only mode."""
+
+    execution_options: dict[str, Any]
+    """For the session's connection, before the transaction begins."""
+    statement: str | None = None
+    """Sent first in the transaction, before any other statement."""
+
+
+def postgresql_transaction(isolation_level: str | None, read_only: bool) -> TransactionSetup:
+    # Both drivers put these into the BEGIN itself; the pool resets them on return.
+    options: dict[str, Any] = {}
+    if isolation_level is not None:
+        # PostgreSQL runs READ UNCOMMITTED as READ COMMITTED anyway
+        options["isolation_level"] = (
+            "READ COMMITTED" if isolation_level == "READ UNCOMMITTED" else isolation_level
+        )
+    if read_only:
+        options["postgresql_readonly"] = True
+    return TransactionSetup(options)
+
+
+def mysql_transaction(isolation_level: str | None, read_only: bool) -> TransactionSetup:
+    # SET TRANSACTION (no SESSION) applies to the next transaction only: nothing to
+    # reset afterwards, and one round trip for both settings.
+    settings = [f"ISOLATION LEVEL {isolation_level}"] if isolation_level is not None else []
+    if read_only:
+        settings.append("READ ONLY")
+    return TransactionSetup({}, f"SET TRANSACTION {', '.join(settings)}")
+
+
+_QUERY_ONLY = "sqla_repo_read_only"
+
+
+def sqlite_transaction(isolation_level: str | None, read_only: bool) -> TransactionSetup:
+    # SQLite transactions are always SERIALIZABLE; read-only is PRAGMA query_only,
+    # which the BEGIN hook below sets and clears per transaction.
+    return TransactionSetup({_QUERY_ONLY: True} if read_only else {})
+
+
 def queue_pool_options(config: PoolConfig) -> dict[str, Any]:
     return {
         "poolclass": pool.AsyncAdaptedQueuePool,
@@ -171,7 +212,15 @@ def _sqlite_hooks(*, file_database: bool) -> Callable[[Engine], None]:
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
-            if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            options = connection.get_execution_options()
+            if options.get("isolation_level") != "AUTOCOMMIT":
                 connection.exec_driver_sql("BEGIN")
+            # query_only stays set on the pooled connection until a transaction that
+            # wants otherwise begins on it: a statement only when the mode changes
+            read_only = bool(options.get(_QUERY_ONLY, False))
+            info = connection.connection.info
+            if info.get(_QUERY_ONLY, False) != read_only:
+                connection.exec_driver_sql(f"PRAGMA query_only = {int(read_only)}")
+                info[_QUERY_ONLY] = read_only
 
     return install

@@ -64,7 +64,8 @@ class EngineFactory:
       unless the URL sets a charset.
 
     Bound parameters are hidden from logs and error messages unless
-    ``hide_parameters=False`` (for development).
+    ``hide_parameters=False`` (for development); so are the values the server quotes
+    in its messages, in every exception a repository error chains.
     """
 
     __slots__ = ("_backend", "_echo", "_hide_parameters", "_pool", "_url")

@@ -10,7 +10,18 @@ from collections.abc import Iterable
 
 
 class RepositoryError(Exception):
-    """Base class of every error a repository raises."""
+    """Base class of every error a repository raises.
+
+    Raised as itself for a database error no subclass describes (a missing table, an
+    unknown database, failed authentication): the message carries the server's own
+    words with any written value cut out, and its code (``database error: relation
+    "users" does not exist (code 42P01)``). Also raised, saying to call
+    ``await session.rollback()``, when a repository method is called on a session
+    whose transaction already failed.
+
+    No message, neither this error's nor, while the engine hides parameters (the
+    default), any exception it chains, contains the values that were written.
+    """
 
 
 class NotFoundError(RepositoryError, LookupError):
@@ -101,9 +112,37 @@ class SerializationError(RepositoryError):
     """
 
 
+class ReadOnlyError(RepositoryError):
+    """A write was attempted in a read-only transaction."""
+
+
+class StatementTimeoutError(RepositoryError):
+    """A statement was cancelled for running past its time limit.
+
+    PostgreSQL's ``statement_timeout`` (57014), MySQL's ``max_execution_time`` (3024),
+    MariaDB's ``max_statement_time`` (1969) or a driver's own timeout (asyncpg's
+    ``command_timeout``); never a :class:`DatabaseUnavailableError`. After a server's
+    timeout the connection stays usable (PostgreSQL after a rollback: the transaction
+    failed); after a driver's own, SQLAlchemy discards the connection, and the session
+    needs ``rollback()`` before it connects again.
+    """
+
+
 class PoolTimeoutError(RepositoryError):
     """No connection could be checked out of the pool within its timeout."""
 
 
 class DatabaseUnavailableError(RepositoryError):
-    """The database refused the connection or the connection was lost."""
+    """The database refused the connection or the connection was lost.
+
+    The message names the server's host and port, never the password.
+    """
+
+
+class CommitOutcomeUnknownError(DatabaseUnavailableError):
+    """The connection was lost while ``COMMIT`` was in flight.
+
+    The transaction may or may not have been applied: check before doing it again.
+    ``run_in_transaction`` never re-runs it, since a blind retry of a transaction
+    that did commit would apply it twice.
+    """

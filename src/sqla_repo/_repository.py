@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapper, RelationshipProperty
 from ._base import ModelT, Options, PkT
 from ._errors import NotFoundError
 from ._loading import guard_lazy_loads
+from ._locking import ForUpdate, with_lock
 from ._models import User
 from ._ordering import OrderBy, sort_keys
 from ._reads import Reads
@@ -75,25 +76,36 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
         self._mapper: Mapper[Any] = mapper
         guard_lazy_loads(session)
 
-    async def get(self, pk: PkT, /, *, options: Options | None = None) -> ModelT | None:
+    async def get(
+        self, pk: PkT, /, *, options: Options | None = None, for_update: ForUpdate = False
+    ) -> ModelT | None:
         """The object with primary key ``pk``, or ``None``.
 
         Looks in the session's identity map first; otherwise one SELECT. With
         ``options`` (``[selectinload(Post.tags)]``) it always reads, so what the
         options name is loaded also for an object the session already holds. A
         composite key is given as a tuple in primary-key column order.
+
+        ``for_update=True`` always reads, with ``SELECT ... FOR UPDATE`` (the row stays
+        locked until the transaction ends; the object is refreshed from the locked
+        row); ``"nowait"`` raises :class:`~sqla_repo.SerializationError` at once if
+        another transaction holds the lock. SQLite sends a plain SELECT: its write
+        transactions already exclude each other.
         """
-        if not options:
+        if not options and not for_update:
             key = self._key_values(pk)
             with self.translate_errors():
                 return await self._session.get(self.model, key)
         statement = self._select([], options).where(self._key_clause(pk))
+        statement = with_lock(statement, for_update)
         with self.translate_errors():
             return (await self._session.scalars(statement)).unique().one_or_none()
 
-    async def get_one(self, pk: PkT, /, *, options: Options | None = None) -> ModelT:
+    async def get_one(
+        self, pk: PkT, /, *, options: Options | None = None, for_update: ForUpdate = False
+    ) -> ModelT:
         """The object with primary key ``pk``; :class:`~sqla_repo.NotFoundError` if absent."""
-        found = await self.get(pk, options=options)
+        found = await self.get(pk, options=options, for_update=for_update)
         if found is None:
             raise NotFoundError(f"{self._mapper.class_.__name__} with primary key {pk!r} not found")
         return found
@@ -105,6 +117,7 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
         limit: int | None = None,
         offset: int = 0,
         options: Options | None = None,
+        for_update: ForUpdate = False,
     ) -> builtins.list[ModelT]:
         """Objects matching every ``where`` condition, in one SELECT.
 
@@ -115,6 +128,12 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
         key that is not the model's own raises :class:`~sqla_repo.InvalidFieldError`,
         as do a ``limit`` or ``offset`` outside 0..2**63-1 and a condition on another
         table (use ``Model.relationship.has(...)``/``.any(...)`` instead).
+
+        ``for_update``: lock the rows read until the transaction ends (``True``, or
+        ``"nowait"``: :class:`~sqla_repo.SerializationError` at once on a locked row),
+        or ``"skip_locked"``: leave out rows another transaction has locked, so
+        concurrent ``list(..., for_update="skip_locked", limit=n)`` calls never claim
+        the same row (a job queue). SQLite sends a plain SELECT.
         """
         clauses = self._order(sort_keys(self._mapper, order_by))
         check_window(limit, offset)
@@ -123,6 +142,7 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
             statement = statement.limit(limit)
         if offset:
             statement = statement.offset(offset)
+        statement = with_lock(statement, for_update)
         with self.translate_errors():
             result = await self._session.scalars(statement)
             # joined eager loads of collections repeat rows; only options can add them
@@ -133,11 +153,12 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
 
         The returned object has its primary key and server defaults loaded (one more
         SELECT only where the backend cannot return them with the INSERT). Unknown
-        field names raise :class:`~sqla_repo.InvalidFieldError` before any SQL; a
-        constraint violation raises an :class:`~sqla_repo.IntegrityViolationError`
-        subclass. Flushes; never commits.
+        field names and values their columns cannot hold (a wrong type, text too long,
+        a number out of range) raise :class:`~sqla_repo.InvalidFieldError` before any
+        SQL; a constraint violation raises an
+        :class:`~sqla_repo.IntegrityViolationError` subclass. Flushes; never commits.
         """
-        obj = self._instance(obj_or_mapping)
+        obj = self._checked(self._instance(obj_or_mapping))
         self._session.add(obj)
         await self._flush()
         await self._load_expired(obj)
@@ -151,8 +172,9 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
         ``changes`` and ``fields`` are merged (``fields`` win); a value may be a SQL
         expression (``stock=Product.stock - 1``), loaded back after the flush, or
         related objects for a relationship (``tags=[...]``; a collection that was not
-        loaded is loaded first). Unknown fields and any primary-key field raise
-        :class:`~sqla_repo.InvalidFieldError` before any SQL; a missing row raises
+        loaded is loaded first). Unknown fields, any primary-key field and a value its
+        column cannot hold raise :class:`~sqla_repo.InvalidFieldError` before any SQL
+        (a value a ``@validates`` hook receives is left to it); a missing row raises
         :class:`~sqla_repo.NotFoundError`. One SELECT (unless the object is in the
         session) and one UPDATE. Flushes; never commits.
         """
@@ -162,6 +184,7 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
             )
         values = {**(changes or {}), **fields}
         check_fields(self._mapper, values, primary_key_allowed=False)
+        self._check_values(values, assigned=True)
         obj = await self._require(pk)
         await self._load_relationships(obj, values)
         for name, value in values.items():

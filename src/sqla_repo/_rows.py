@@ -3,7 +3,8 @@
 ``create_many`` and the upserts take model instances and mappings. Each becomes a
 :class:`Row` of column values; rows that give the same fields share one statement
 (executed for many parameter sets, which SQLAlchemy batches into multi-row
-INSERTs). Nothing here touches a session or a database.
+INSERTs). Field names are checked once per set of fields, values on every row
+(:mod:`sqla_repo._values`). Nothing here touches a session or a database.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm.attributes import instance_state
 
 from ._errors import InvalidFieldError
 from ._statements import check_fields, primary_key_fields
+from ._values import value_check
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class RowBuilder:
         "_mapper",
         "_plain",
         "_renames",
+        "_values",
         "_version",
     )
 
@@ -60,6 +63,7 @@ class RowBuilder:
         self._construct = construct
         self._columns = frozenset(mapper.column_attrs.keys())
         self._checked: set[frozenset[str]] = set()
+        self._values = value_check(mapper)
         init = getattr(mapper.class_manager, "original_init", None)
         # A constructor that only assigns its keyword arguments (the declarative
         # default, no @validates hooks) need not run until the row is stored.
@@ -80,6 +84,7 @@ class RowBuilder:
         self._fill = _implied_values(mapper) if imply else {}
 
     def row(self, item: Any) -> Row:
+        """The row of one item, its field names and values checked."""
         if self._plain and isinstance(item, Mapping):
             fields = frozenset(item)
             if fields not in self._checked:
@@ -87,13 +92,16 @@ class RowBuilder:
                 if fields <= self._columns:
                     self._checked.add(fields)
             if fields in self._checked:
+                self._values.values(item)
                 return self._completed(None, item, fields)
         obj = self._construct(item)
-        if not instance_state(obj).transient:
+        state = instance_state(obj)
+        if not state.transient:
             raise InvalidFieldError(
                 f"{type(obj).__name__} instances given to a bulk write must be new "
                 f"(transient), not already in a session"
             )
+        self._values.values(state.dict)
         given = self._values_of(obj)
         if given is None:
             return Row(obj, None, frozenset())

@@ -3,11 +3,14 @@
 Classification reads the error's code (SQLSTATE, MySQL errno, SQLite extended
 code) through the backend table; constraint names and columns come from what the
 backend reports, completed from the model's ``MetaData`` where it can be resolved.
-Messages never carry the values that were written.
+Messages never carry the values that were written, and, while the engine hides
+parameters (the default), neither does any exception the raised error chains:
+they are cleaned in place (:mod:`sqla_repo._scrub`).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +32,7 @@ from sqlalchemy.sql.schema import (
     UniqueConstraint,
 )
 
-from ._backends import Backend, find_backend
+from ._backends import BACKENDS, Backend, ErrorCode, find_backend
 from ._errors import (
     ConflictError,
     DatabaseUnavailableError,
@@ -39,7 +42,9 @@ from ._errors import (
     RepositoryError,
     SerializationError,
     StaleDataError,
+    StatementTimeoutError,
 )
+from ._scrub import PYTHON_SHAPES, Shapes, hide_values, scrub_chain
 
 _IDENTIFIER = re.compile(r"^\w+$")
 
@@ -51,10 +56,19 @@ class ErrorContext:
     url: URL | None
     pool: Pool | None = None
     table: Table | None = None
+    hide_parameters: bool = True
+    """The engine's ``hide_parameters``: whether chained errors are cleaned of values."""
 
     @property
     def backend(self) -> Backend | None:
         return find_backend(self.url.get_backend_name()) if self.url is not None else None
+
+    @property
+    def value_shapes(self) -> Shapes:
+        """The message shapes that quote values: the backend's, or every backend's."""
+        backend = self.backend
+        rows = (backend,) if backend is not None else BACKENDS
+        return (*(shape for row in rows for shape in row.error_values), *PYTHON_SHAPES)
 
     @classmethod
     def of_session(cls, session: AsyncSession, mapper: Mapper[Any] | None = None) -> ErrorContext:
@@ -64,7 +78,7 @@ class ErrorContext:
             engine = session.get_bind(mapper).engine
         except exc.UnboundExecutionError:  # never hide the error being translated
             return cls(None, None, table)
-        return cls(engine.url, engine.pool, table)
+        return cls(engine.url, engine.pool, table, engine.hide_parameters)
 
 
 class translate_errors:  # noqa: N801 - used like a function: ``with translate_errors(...):``
@@ -96,23 +110,72 @@ class translate_errors:  # noqa: N801 - used like a function: ``with translate_e
             raise translated from err
 
 
+_FAILED_TRANSACTION = (
+    "the session's transaction already failed (an earlier statement or flush raised); "
+    "call `await session.rollback()` before using the session again"
+)
+
+
 def translate(err: Exception, context: Callable[[], ErrorContext]) -> RepositoryError | None:
-    """The sqla_repo error for ``err``, or ``None`` if it is not a database error."""
+    """The sqla_repo error for ``err``, or ``None`` if it is not a database error.
+
+    When it returns an error, ``err`` and every exception it chains have been cleaned
+    in place: connection secrets always, written values while the engine hides
+    parameters (``hide_parameters=True``, the default).
+    """
+    known = functools.cache(context)
+    translated = _classify(err, known)
+    if translated is not None:
+        hide = (
+            err.hide_parameters if isinstance(err, exc.StatementError) else known().hide_parameters
+        )
+        scrub_chain(err, known().value_shapes, values=hide)
+    return translated
+
+
+def _classify(err: Exception, context: Callable[[], ErrorContext]) -> RepositoryError | None:
     if isinstance(err, exc.DBAPIError):
         return _from_dbapi_error(err, context())
-    if isinstance(err, exc.TimeoutError):
+    if isinstance(err, exc.PendingRollbackError):
+        return RepositoryError(_FAILED_TRANSACTION)
+    if isinstance(err, exc.TimeoutError):  # SQLAlchemy's own: the pool's checkout
         return PoolTimeoutError(_pool_timeout_message(context().pool))
     if isinstance(err, orm_exc.StaleDataError):
         return StaleDataError("the row was changed or deleted since it was read (optimistic lock)")
+    if isinstance(err, TimeoutError) and err.errno is None and not _raised_while_connecting(err):
+        # A driver's own statement timeout (asyncpg's command_timeout) is a bare
+        # TimeoutError (an OSError), which SQLAlchemy does not wrap; it invalidates the
+        # connection. One the OS raised carries an errno: a connection timing out.
+        return StatementTimeoutError(
+            "the statement was cancelled for running past its time limit: "
+            "the driver's own timeout expired"
+        )
     if isinstance(err, OSError):
         # asyncpg raises plain ConnectionRefusedError / socket errors on connect.
         return DatabaseUnavailableError(_unavailable_message(context().url))
     return None
 
 
+def _raised_while_connecting(err: BaseException) -> bool:
+    """Whether ``err`` came out of the pool opening or checking a connection.
+
+    A bare ``TimeoutError`` has no code to tell a connect timeout (asyncpg's
+    ``timeout``) from a statement's, so where it was raised decides.
+    """
+    frame = err.__traceback__
+    while frame is not None:
+        if str(frame.tb_frame.f_globals.get("__name__", "")).startswith("sqlalchemy.pool"):
+            return True
+        frame = frame.tb_next
+    return False
+
+
 def _from_dbapi_error(err: exc.DBAPIError, context: ErrorContext) -> RepositoryError:
     orig = err.orig
     backend = context.backend
+    code = backend.error_code(orig) if backend is not None and orig is not None else None
+    if backend is not None and code is not None and code in backend.failed_transaction_codes:
+        return RepositoryError(f"{_FAILED_TRANSACTION} (code {code})")
     found = backend.classify(orig) if backend is not None and orig is not None else None
     if found is None:
         if err.connection_invalidated or isinstance(orig, OSError):
@@ -143,9 +206,22 @@ def _from_dbapi_error(err: exc.DBAPIError, context: ErrorContext) -> RepositoryE
         return InvalidFieldError(
             "a value does not fit its column (wrong type, too long or out of range)"
         )
-    code = backend.error_code(orig) if backend is not None and orig is not None else None
-    detail = f" (code {code})" if code is not None else ""
-    return found(f"database error {type(orig).__name__}{detail}")
+    said = _server_says(orig, code, context.value_shapes)
+    if found is StatementTimeoutError:
+        return StatementTimeoutError(
+            f"the statement was cancelled for running past its time limit: {said}"
+        )
+    return found(f"database error: {said}")
+
+
+def _server_says(orig: BaseException | None, code: ErrorCode | None, shapes: Shapes) -> str:
+    """The first line of the server's message, values cut out, and its code."""
+    if orig is None:
+        return "unknown database error"
+    texts = [arg for arg in orig.args if isinstance(arg, str)]
+    lines = hide_values(texts[-1], shapes).strip().splitlines() if texts else []
+    words = lines[0].strip() if lines else type(orig).__name__
+    return f"{words} (code {code})" if code is not None else words
 
 
 # The target of the statement SQLAlchemy sent (its own SQL text, never a value).

@@ -24,8 +24,9 @@ Returning = Sequence[Column[Any]]
 class ConflictStatements:
     """How one SQL dialect family writes a row that may already exist."""
 
-    upsert: Callable[[Table, ConflictTarget, Sequence[str], Returning], Insert]
-    """Insert, or update the given column keys of the row the target matches; RETURNING it."""
+    upsert: Callable[[Table, ConflictTarget, Sequence[str], Returning, str | None], Insert]
+    """Insert, or update the given column keys of the row the target matches; RETURNING it.
+    The last argument names a version column the update increments (optimistic locking)."""
     insert_if_absent: Callable[[Table, ConflictTarget, Mapping[str, Any], Returning], Insert]
     """Insert one row (column key -> value) unless the target matches one; RETURNING it."""
     reports_existing: bool
@@ -41,14 +42,28 @@ def _keep_key(table: Table, target: ConflictTarget) -> dict[str, Any]:
     return {key: table.c[key]}
 
 
+def _assignments(
+    table: Table, target: ConflictTarget, new: Any, update: Sequence[str], version: str | None
+) -> dict[str, Any]:
+    """``SET`` of an upsert: the given keys from the new row, the version incremented."""
+    assignments = {key: new[key] for key in update if key != version}
+    if version is not None:
+        assignments[version] = table.c[version] + 1
+    return assignments or _keep_key(table, target)
+
+
 def _on_conflict_upsert(
     insert: Callable[[Table], Any], dialect: str
-) -> Callable[[Table, ConflictTarget, Sequence[str], Returning], Insert]:
+) -> Callable[[Table, ConflictTarget, Sequence[str], Returning, str | None], Insert]:
     def build(
-        table: Table, target: ConflictTarget, update: Sequence[str], returning: Returning
+        table: Table,
+        target: ConflictTarget,
+        update: Sequence[str],
+        returning: Returning,
+        version: str | None,
     ) -> Insert:
         statement = insert(table)
-        assignments = {key: statement.excluded[key] for key in update} or _keep_key(table, target)
+        assignments = _assignments(table, target, statement.excluded, update, version)
         built: Insert = statement.on_conflict_do_update(
             index_elements=list(target.columns),
             index_where=target.index_where.get(dialect),
@@ -91,10 +106,14 @@ ON_CONFLICT_SQLITE = ConflictStatements(
 
 
 def _duplicate_key_upsert(
-    table: Table, target: ConflictTarget, update: Sequence[str], returning: Returning
+    table: Table,
+    target: ConflictTarget,
+    update: Sequence[str],
+    returning: Returning,
+    version: str | None,
 ) -> Insert:
     statement = mysql.insert(table)
-    assignments = {key: statement.inserted[key] for key in update} or _keep_key(table, target)
+    assignments = _assignments(table, target, statement.inserted, update, version)
     built: Insert = statement.on_duplicate_key_update(assignments)
     return built.returning(*returning)
 

@@ -1,6 +1,6 @@
 """The bulk-write half of ``Repository``: batched inserts, native upserts, set-based writes.
 
-Every method here checks its field names before any SQL (an
+Every method here checks its field names and values before any SQL (an
 :class:`~sqla_repo.InvalidFieldError` writes nothing), flushes pending objects
 first, and sends one statement per batch: no select-then-write.
 """
@@ -127,11 +127,17 @@ class Writes(RepositoryBase[ModelT, PkT]):
         await self._require_core_writes("upsert")
         returning = self._stored_columns
         skip = set(target.attributes) | set(primary_key_fields(self._mapper))
+        version = self._mapper.version_id_col
+        version_key = str(version.key) if version is not None else None
         written: list[Any] = [None] * len(rows)
         for fields, members in grouped(rows):
             names = chosen if chosen is not None else [k for k in fields if k not in skip]
             statement = self._backend.conflicts.upsert(
-                self._table, target, [builder.column_key(name) for name in names], returning
+                self._table,
+                target,
+                [builder.column_key(name) for name in names],
+                returning,
+                version_key,
             )
             params = [builder.params(cast("dict[str, Any]", rows[i].values)) for i in members]
             with self.translate_errors():
@@ -229,7 +235,12 @@ class Writes(RepositoryBase[ModelT, PkT]):
         named = column_values(self._mapper, values, primary_key_allowed=False)
         if not named:
             raise InvalidFieldError("update_where needs at least one field in values=")
+        self._check_values(named)
         check_where(self._mapper, where)
+        version = self._mapper.version_id_col
+        if version is not None:  # a stale copy held elsewhere must fail its own UPDATE
+            name = self._attribute_of(version)
+            named.setdefault(name, self._attribute(name) + 1)
         statement = (
             update(self.model)
             .where(*where)
