@@ -29,11 +29,13 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-# The query and write tests once more on PostgreSQL through psycopg, the other driver.
+# The query, write, transaction and error tests once more on PostgreSQL through psycopg,
+# the other driver.
 PSYCOPG_URL ?= $(subst postgresql+asyncpg://,postgresql+psycopg://,$(or $(SQLA_REPO_TEST_POSTGRES_URL),postgresql+asyncpg://postgres@127.0.0.1:5432/test))
 pytest-psycopg: $(STAMP)
 	SQLA_REPO_TEST_POSTGRES_URL="$(PSYCOPG_URL)" $(BIN)/pytest -q -k postgresql \
-		tests/test_reads.py tests/test_writes.py tests/test_loading.py tests/test_values.py
+		tests/test_reads.py tests/test_writes.py tests/test_loading.py tests/test_values.py \
+		tests/test_transactions.py tests/test_translate.py tests/test_scrub.py
 
 test: lint typecheck pytest pytest-psycopg
 

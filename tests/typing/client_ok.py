@@ -31,9 +31,14 @@ from sqla_repo import (
     OrderBy,
     Page,
     PoolConfig,
+    ReadOnlyError,
     Repository,
+    StaleDataError,
     User,
     UserRepository,
+    VersionedMixin,
+    run_in_transaction,
+    unit_of_work,
 )
 
 
@@ -73,6 +78,19 @@ class Label(ClientBase):
 
     code: Mapped[str] = mapped_column(String(20), primary_key=True)
     title: Mapped[str] = mapped_column(String(100))
+
+
+class Meter(VersionedMixin, ClientBase):
+    """Optimistic locking: ``version`` is checked and bumped by every UPDATE."""
+
+    __tablename__ = "client_meters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reading: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MeterRepository(Repository[Meter, int]):
+    pass
 
 
 class GadgetRepository(Repository[Gadget]):
@@ -505,6 +523,41 @@ async def set_based_writes(sessions: async_sessionmaker[AsyncSession], lamp_id: 
         assert [(g.sku, g.stock) for g in on_sale] == [("G-1b", 5), ("G-5", 5)]
 
 
+async def transactions(sessions: async_sessionmaker[AsyncSession], lamp_id: int) -> None:
+    async with unit_of_work(sessions) as session:
+        assert_type(session, AsyncSession)
+        meter = await MeterRepository(session).create({"id": 1})
+        assert_type(meter.version, int)
+        async with unit_of_work(sessions) as nested:  # a SAVEPOINT of the same session
+            assert nested is session
+        locked = await KeyedGadgetRepository(session).get(lamp_id, for_update=True)
+        assert_type(locked, Gadget | None)
+        claimed = await KeyedGadgetRepository(session).list(limit=1, for_update="skip_locked")
+        assert_type(claimed, list[Gadget])
+
+    async def bump(session: AsyncSession) -> int:
+        meters = MeterRepository(session)
+        current = await meters.get_one(1, for_update="nowait")
+        return (await meters.update(1, reading=current.reading + 1)).version
+
+    version = await run_in_transaction(sessions, bump, retries=5, isolation_level="SERIALIZABLE")
+    assert assert_type(version, int) == 2
+    try:
+        async with unit_of_work(sessions, read_only=True) as session:
+            await MeterRepository(session).update(1, reading=0)
+    except ReadOnlyError:
+        pass
+    async with sessions() as holder:
+        stale = await MeterRepository(holder).get_one(1)
+        await holder.commit()
+        async with unit_of_work(sessions) as other:
+            await MeterRepository(other).update(1, reading=10)
+        try:
+            await MeterRepository(holder).update(stale.id, reading=0)
+        except StaleDataError:
+            await holder.rollback()
+
+
 async def walk_through(url: str) -> None:
     """Create, get, list, update, conflict, delete, then every query and bulk write.
 
@@ -529,6 +582,7 @@ async def walk_through(url: str) -> None:
             await loading(sessions, lamp_id)
             await translated_errors(sessions)
             await set_based_writes(sessions, lamp_id)
+            await transactions(sessions, lamp_id)
         finally:
             async with engine.begin() as connection:
                 await connection.run_sync(ClientBase.metadata.drop_all)

@@ -8,7 +8,7 @@ error and no unmarked line gets any, so a misuse that stops being rejected fails
 from __future__ import annotations
 
 from sqlalchemy import Engine, ForeignKey, Integer, String, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -30,6 +30,8 @@ from sqla_repo import (
     Repository,
     User,
     UserRepository,
+    run_in_transaction,
+    unit_of_work,
 )
 
 
@@ -251,3 +253,23 @@ async def misused_helpers(products: ProductRepository, user: User) -> None:
     Page[Product]([Order()], 1, 1, 0)  # E: list-item
     CursorPage[Product]([], 1, False)  # E: arg-type
     print(email)
+
+
+async def misused_transactions(
+    products: ProductRepository, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    unit_of_work(sessions, isolation_level="SNAPSHOT")  # E: arg-type
+    unit_of_work(sessions, read_only="yes")  # E: arg-type
+    with unit_of_work(sessions):  # E: attr-defined, attr-defined
+        pass
+    unit_of_work(async_sessionmaker)  # E: arg-type
+    await products.get(1, for_update="share")  # E: arg-type
+    await products.list(for_update="skip")  # E: arg-type
+
+    async def count(session: AsyncSession) -> int:
+        return await ProductRepository(session).count()
+
+    total: str = await run_in_transaction(sessions, count)  # E: arg-type
+    await run_in_transaction(sessions, count, retries="3")  # E: arg-type
+    await run_in_transaction(sessions, ProductRepository)  # E: arg-type
+    print(total)
