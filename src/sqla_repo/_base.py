@@ -18,7 +18,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapper
+from sqlalchemy.orm import ColumnProperty, Mapper
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql.base import ExecutableOption
 from typing_extensions import TypeVar
@@ -128,6 +128,10 @@ class RepositoryBase(Generic[ModelT, PkT]):
     def _table(self) -> Table:
         """The model's table (bulk writes reach only models mapped to one)."""
         return cast("Table", self._mapper.local_table)
+
+    def _attribute(self, name: str) -> Any:
+        """The mapped attribute of a column field, for ORM statements."""
+        return cast("ColumnProperty[Any]", self._mapper.attrs[name]).class_attribute
 
     def _attribute_of(self, column: Any) -> str:
         """The attribute name a column of the model's table is mapped to."""

@@ -18,11 +18,12 @@ from ._locking import ForUpdate, with_lock
 from ._models import User
 from ._ordering import OrderBy, sort_keys
 from ._reads import Reads
+from ._set_writes import SetWrites
 from ._statements import Where, check_fields, check_window
 from ._writes import Writes
 
 
-class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT]):
+class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]):
     """Async CRUD, queries and bulk writes for one mapped class, read from the type parameter.
 
     ``class ProductRepository(Repository[Product]): ...`` needs nothing more; the

@@ -1,4 +1,4 @@
-"""The bulk-write half of ``Repository``: batched inserts, native upserts, set-based writes.
+"""The row-writing half of ``Repository``: batched inserts, native upserts, get-or-create.
 
 Every method here checks its field names and values before any SQL (an
 :class:`~sqla_repo.InvalidFieldError` writes nothing), flushes pending objects
@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypeVar, cast, overload
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Column, delete, insert, inspect, select, update
-from sqlalchemy.orm import ColumnProperty, QueryableAttribute
+from sqlalchemy import Column, insert, select
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.orm.attributes import instance_state
 
 from ._base import ModelT, PkT, RepositoryBase
 from ._errors import ConflictError, InvalidFieldError, SerializationError
-from ._materialize import adopt_loaded, new_instance, refresh_values, register_written
+from ._materialize import adopt_loaded, new_instance, register_written
 from ._rows import Row, RowBuilder, grouped, in_processing_order
 from ._statements import (
     FieldName,
-    Where,
     check_fields,
-    check_where,
-    column_values,
     conflict_target,
     field_name,
     primary_key_fields,
@@ -36,8 +33,7 @@ _GET_OR_CREATE_ATTEMPTS = 3
 
 
 class Writes(RepositoryBase[ModelT, PkT]):
-    """``create_many``, ``upsert``, ``upsert_many``, ``get_or_create``, ``update_where``
-    and ``delete_where``."""
+    """``create_many``, ``upsert``, ``upsert_many`` and ``get_or_create``."""
 
     async def create_many(
         self, items: Iterable[ModelT | Mapping[str, Any]], /
@@ -217,76 +213,6 @@ class Writes(RepositoryBase[ModelT, PkT]):
     # Two signatures with one result: a Mapping's key type is invariant, so a dict
     # built beforehand (dict[str, ...], dict[InstrumentedAttribute[int], ...]) needs
     # the TypeVar, while a literal mixing names and attributes needs the union.
-    @overload
-    async def update_where(self, *where: Where, values: Mapping[FieldName, Any]) -> int: ...
-    @overload
-    async def update_where(self, *where: Where, values: Mapping[_FieldT, Any]) -> int: ...
-    async def update_where(self, *where: Where, values: Mapping[Any, Any]) -> int:
-        """Set ``values`` on every row matching ``where``; return the number of rows matched.
-
-        ``values`` maps column names or attributes to values or SQL expressions
-        (``{Product.stock: Product.stock - 1}``). One UPDATE. Objects the session
-        holds for matched rows are updated in place with the stored values (never
-        expired into a lazy load). No condition at all raises
-        :class:`~sqla_repo.InvalidFieldError` (pass ``sqlalchemy.true()`` to mean every
-        row), as do an unknown or primary-key field. Flushes; never commits.
-        """
-        self._require_condition("update_where", where)
-        named = column_values(self._mapper, values, primary_key_allowed=False)
-        if not named:
-            raise InvalidFieldError("update_where needs at least one field in values=")
-        self._check_values(named)
-        check_where(self._mapper, where)
-        version = self._mapper.version_id_col
-        if version is not None:  # a stale copy held elsewhere must fail its own UPDATE
-            name = self._attribute_of(version)
-            named.setdefault(name, self._attribute(name) + 1)
-        statement = (
-            update(self.model)
-            .where(*where)
-            .values({self._attribute(name): value for name, value in named.items()})
-            .execution_options(synchronize_session=False)
-        )
-        await self._flush()
-        held = self._held()
-        if held and self._dialect.update_returning:
-            # every column: onupdate= defaults change more than the values given
-            columns = self._stored_columns
-            names = [self._attribute_of(column) for column in columns]
-            key_names = primary_key_fields(self._mapper)
-            with self.translate_errors():
-                returned = (await self._session.execute(statement.returning(*columns))).all()
-            for row in returned:
-                values = dict(zip(names, row, strict=True))
-                obj = held.get(tuple(values[name] for name in key_names))
-                if obj is not None:
-                    refresh_values(obj, values)
-            return len(returned)
-        with self.translate_errors():
-            count = cast("Any", await self._session.execute(statement)).rowcount
-        if held:
-            await self._reload(held)
-        return int(count)
-
-    async def delete_where(self, *where: Where) -> int:
-        """Delete every row matching ``where``; return how many were deleted.
-
-        One DELETE (and, when the session holds objects of the model, what it takes
-        to find the matched ones: those objects leave the session). Relationship
-        cascades of the ORM do not run; the database's own ``ON DELETE`` rules do.
-        No condition at all raises :class:`~sqla_repo.InvalidFieldError` (pass
-        ``sqlalchemy.true()`` to mean every row). Flushes; never commits.
-        """
-        self._require_condition("delete_where", where)
-        check_where(self._mapper, where)
-        statement = delete(self.model).where(*where)
-        await self._flush()
-        synchronize = "fetch" if self._held() else False
-        statement = statement.execution_options(synchronize_session=synchronize)
-        with self.translate_errors():
-            result = await self._session.execute(statement)
-        return int(cast("Any", result).rowcount)
-
     # --- helpers ------------------------------------------------------------
 
     def _adopt(self, values: Mapping[str, Any]) -> Any:
@@ -316,30 +242,6 @@ class Writes(RepositoryBase[ModelT, PkT]):
         keys = [self._attribute_of(column) for column in columns]
         return register_written(self._session.sync_session, self._mapper, objects, keys, rows)
 
-    async def _reload(self, held: Mapping[tuple[Any, ...], Any]) -> None:
-        """Read the column values of held objects again, in place (where an UPDATE cannot
-        return its rows). Loaded relationships stay loaded."""
-        columns = self._stored_columns
-        names = [self._attribute_of(column) for column in columns]
-        key_names = primary_key_fields(self._mapper)
-        for condition in self._key_batches(builtins.list(held)):
-            with self.translate_errors():
-                rows = (await self._session.execute(select(*columns).where(condition))).all()
-            for row in rows:
-                values = dict(zip(names, row, strict=True))
-                obj = held.get(tuple(values[name] for name in key_names))
-                if obj is not None:
-                    refresh_values(obj, values)
-
-    def _held(self) -> dict[tuple[Any, ...], Any]:
-        """The session's objects of this model, by primary key."""
-        model = self.model
-        return {
-            inspect(obj).identity or (): obj
-            for obj in self._session.identity_map.values()
-            if isinstance(obj, model)
-        }
-
     def _update_names(self, update: Sequence[FieldName]) -> builtins.list[str]:
         items: Sequence[object] = [update] if isinstance(update, str) else update
         names = [field_name(self._mapper, item) for item in items]
@@ -361,13 +263,6 @@ class Writes(RepositoryBase[ModelT, PkT]):
                     f"two upserted items share the on= values of one row ({list(on)})"
                 )
             seen.add(key)
-
-    def _require_condition(self, method: str, where: Sequence[Where]) -> None:
-        if not where:
-            raise InvalidFieldError(
-                f"{method}() without a condition would touch every row; "
-                f"pass sqlalchemy.true() to mean that"
-            )
 
     async def _core_writes(self) -> bool:
         """Flush, then tell whether rows can be written by Core statements.
@@ -393,9 +288,6 @@ class Writes(RepositoryBase[ModelT, PkT]):
                 f"{method} needs INSERT ... RETURNING (PostgreSQL, SQLite 3.35+, "
                 f"MariaDB 10.5+) and a model on one table (joined-table inheritance is not)"
             )
-
-    def _attribute(self, name: str) -> Any:
-        return cast("ColumnProperty[Any]", self._mapper.attrs[name]).class_attribute
 
 
 def _flag(value: object) -> bool:
