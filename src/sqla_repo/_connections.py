@@ -6,6 +6,7 @@ this module knows about repositories or errors.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 import uuid
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, exc, pool
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine, ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from ._upsert import FOUND_FLAG
@@ -209,6 +210,18 @@ def _sqlite_hooks(*, file_database: bool) -> Callable[[Engine], None]:
                     cursor.execute("PRAGMA journal_mode=WAL")
             finally:
                 cursor.close()
+
+        @event.listens_for(engine, "handle_error")
+        def _close_cut_off_cursor(context: ExceptionContext) -> None:
+            # A cancellation (not an Exception) cut a statement off: SQLAlchemy discards
+            # the connection, but sqlite3 keeps a closed connection's transaction and
+            # locks while a statement of it is unfinished. Close that statement now.
+            if isinstance(context.original_exception, Exception):
+                return
+            cursor = getattr(context.execution_context, "cursor", None)
+            if cursor is not None:
+                with contextlib.suppress(Exception):
+                    cursor.close()
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:

@@ -86,7 +86,10 @@ def unit_of_work(
 
     On cancellation the transaction is rolled back by discarding the connection (a
     statement may have been cut off mid-flight), and the ``CancelledError``
-    propagates unchanged.
+    propagates unchanged. A cancellation that lands while ``COMMIT`` is in flight
+    comes too late for that: as with :class:`~sqla_repo.CommitOutcomeUnknownError`,
+    the transaction may have been applied (the server finishes a ``COMMIT`` it has
+    received).
     """
     _check_isolation_level(isolation_level)
     if not isinstance(read_only, bool):
