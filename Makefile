@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest pytest-psycopg wheel-check compat clean
+.PHONY: demo test lint typecheck pytest pytest-psycopg wheel-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,9 +44,6 @@ test: lint typecheck pytest pytest-psycopg
 wheel-check: $(STAMP)
 	bash .ci/wheel-check
 
-# The behaviour tests on the oldest supported SQLAlchemy line (2.0.x), in a clean environment.
-compat:
-	bash .ci/compat
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache
