@@ -139,13 +139,26 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db_url(backend: str, tmp_path: Path, server_databases: dict[str, ServerDatabase]) -> URL:
+def driver() -> str | None:
+    """The backend+driver replacing the URL's, where a test is parametrized with one
+    (``tests/drivers.py``)."""
+    return None
+
+
+@pytest.fixture
+def db_url(
+    backend: str,
+    tmp_path: Path,
+    server_databases: dict[str, ServerDatabase],
+    driver: str | None,
+) -> URL:
     """A URL for an empty database of the test's backend."""
     if backend == "sqlite-file":
         return make_url(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
     if backend == "sqlite-memory":
         return make_url("sqlite+aiosqlite:///:memory:")
-    return server_url(server_databases, backend)
+    url = server_url(server_databases, backend)
+    return url.set(drivername=driver) if driver is not None else url
 
 
 @pytest.fixture

@@ -36,40 +36,12 @@ from sqla_repo import (
 )
 from sqla_repo._backends import MYSQL, POSTGRESQL, SQLITE
 from sqla_repo._translate import ErrorContext, translate, translate_errors
+from tests.drivers import every_driver, server_drivers
 from tests.leaks import chain, everything_shown
 from tests.models import ProductRepository
 
 SECRET = "s3cr3t-pw-T"
 ROLLBACK = "await session.rollback()"
-
-ASYNCPG = pytest.param("postgresql", "postgresql+asyncpg", id="postgresql-asyncpg")
-PSYCOPG = pytest.param("postgresql", "postgresql+psycopg", id="postgresql-psycopg")
-MARIADB = pytest.param("mysql", None, id="mysql")
-every_driver = pytest.mark.parametrize(
-    ("backend", "driver"),
-    [
-        pytest.param("sqlite-file", None, id="sqlite-file"),
-        pytest.param("sqlite-memory", None, id="sqlite-memory"),
-        ASYNCPG,
-        PSYCOPG,
-        MARIADB,
-    ],
-    indirect=["backend"],
-)
-server_drivers = pytest.mark.parametrize(
-    ("backend", "driver"), [ASYNCPG, PSYCOPG, MARIADB], indirect=["backend"]
-)
-
-
-@pytest.fixture
-def driver() -> str | None:
-    """The driver replacing the URL's, where a test is parametrized with one."""
-    return None
-
-
-@pytest.fixture
-def db_url(db_url: URL, driver: str | None) -> URL:
-    return db_url.set(drivername=driver) if driver is not None else db_url
 
 
 class _Statements(ProductRepository):

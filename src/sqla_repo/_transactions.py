@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast, get_args
@@ -180,13 +180,8 @@ async def _top_level(
 
 @asynccontextmanager
 async def _nested(session: SessionT) -> AsyncIterator[SessionT]:
-    try:
+    with _typed(session):
         savepoint = await session.begin_nested()
-    except Exception as err:
-        translated = _translated(session, err)
-        if translated is not None:
-            raise translated from err
-        raise
     try:
         yield session
         await _flush(session)
@@ -238,7 +233,7 @@ def _check_isolation_level(level: object) -> None:
 
 async def _configure(session: AsyncSession, isolation_level: str | None, read_only: bool) -> None:
     """Start the session's transaction with the isolation level and read-only mode asked for."""
-    try:
+    with _typed(session):
         bind = session.get_bind()
         backend = find_backend(bind.dialect.name)
         if backend is None:  # pragma: no cover - EngineFactory builds supported engines only
@@ -247,16 +242,18 @@ async def _configure(session: AsyncSession, isolation_level: str | None, read_on
         connection = await session.connection(execution_options=setup.execution_options)
         if setup.statement is not None:
             await connection.exec_driver_sql(setup.statement)
-    except Exception as err:
-        translated = _translated(session, err)
-        if translated is not None:
-            raise translated from err
-        raise
 
 
 async def _flush(session: AsyncSession) -> None:
-    try:
+    with _typed(session):
         await session.flush()
+
+
+@contextmanager
+def _typed(session: AsyncSession) -> Iterator[None]:
+    """Raise the database errors of the block as :class:`~sqla_repo.RepositoryError` subclasses."""
+    try:
+        yield
     except Exception as err:
         translated = _translated(session, err)
         if translated is not None:
