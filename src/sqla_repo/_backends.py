@@ -8,13 +8,14 @@ codes map onto :mod:`sqla_repo._errors`. Adding a backend is adding a row.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Double, Enum, Float, Integer, cast, type_coerce
 from sqlalchemy.engine import URL
 
+from ._bulk_load import copy_rows
 from ._connections import (
     EngineSetup,
     TransactionSetup,
@@ -47,10 +48,15 @@ from ._upsert import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy import Table
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
     from ._engine import PoolConfig
 
 ErrorCode = str | int
 Details = tuple[str | None, tuple[str, ...]]
+BulkLoad = Callable[["AsyncConnection", "Table", Sequence[Mapping[str, Any]]], Awaitable[bool]]
+"""Copy rows (dicts keyed by column key, one set of keys) into a table; ``False`` if it cannot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,9 @@ class Backend:
     pattern covers a value, which is cut out of messages (see :mod:`sqla_repo._scrub`)."""
     failed_transaction_codes: frozenset[ErrorCode] = field(default=frozenset())
     """Codes saying that the transaction already failed and must be rolled back."""
+    bulk_load: BulkLoad | None = None
+    """Writes rows without reading them back faster than an executemany INSERT (COPY);
+    returns ``False``, having sent nothing, where it cannot."""
 
     def classify(self, orig: BaseException) -> type[RepositoryError] | None:
         """The error class for a driver exception, read from its code; ``None`` if unknown."""
@@ -205,6 +214,7 @@ POSTGRESQL = Backend(
     keyset_terms=_as_ordered,
     nulls_keyword=True,
     transaction_setup=postgresql_transaction,
+    bulk_load=copy_rows,
 )
 
 

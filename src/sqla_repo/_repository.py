@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import typing
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,8 +13,10 @@ from sqlalchemy.orm import Mapper, RelationshipProperty
 
 from ._base import ModelT, Options, PkT
 from ._errors import NotFoundError
+from ._key_writes import key_write_plan, statement_allowed
 from ._loading import guard_lazy_loads
 from ._locking import ForUpdate, with_lock
+from ._materialize import adopt_loaded
 from ._models import User
 from ._ordering import OrderBy, sort_keys
 from ._reads import Reads
@@ -176,8 +178,14 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
         loaded is loaded first). Unknown fields, any primary-key field and a value its
         column cannot hold raise :class:`~sqla_repo.InvalidFieldError` before any SQL
         (a value a ``@validates`` hook receives is left to it); a missing row raises
-        :class:`~sqla_repo.NotFoundError`. One SELECT (unless the object is in the
-        session) and one UPDATE. Flushes; never commits.
+        :class:`~sqla_repo.NotFoundError`. Flushes; never commits.
+
+        When the session does not hold the object, one ``UPDATE ... RETURNING``
+        (PostgreSQL, SQLite) writes the row and loads the object, as a read would;
+        otherwise (MariaDB, an object already held, a model whose ORM hooks must see
+        the change: ``@validates``, attribute or flush events, relationships
+        assigned or loaded eagerly) one SELECT unless held, then one UPDATE. Either
+        way the returned object is the session's, fully loaded.
         """
         if changes is not None and not isinstance(changes, Mapping):
             raise TypeError(
@@ -186,6 +194,20 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
         values = {**(changes or {}), **fields}
         check_fields(self._mapper, values, primary_key_allowed=False)
         self._check_values(values, assigned=True)
+        key = self._key_values(pk)
+        plan = key_write_plan(self._mapper)
+        if plan.updatable and values and self._dialect.update_returning:
+            await self._flush()  # what is pending goes first, as a read would autoflush it
+            update = plan.update(key, values)
+            if update is not None and self._writable_by_statement(key, deleting=False):
+                with self.translate_errors():
+                    row = (await self._session.execute(*update)).first()
+                if row is None:
+                    raise self._not_found(pk)
+                stored = dict(zip(plan.columns, row, strict=True))
+                return cast(
+                    "ModelT", adopt_loaded(self._session.sync_session, self._mapper, stored)
+                )
         obj = await self._require(pk)
         await self._load_relationships(obj, values)
         for name, value in values.items():
@@ -203,7 +225,22 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
         they are NOT NULL); with ``passive_deletes="all"`` the database decides, and a row
         still referenced raises :class:`~sqla_repo.ForeignKeyViolationError`. Flushes;
         never commits.
+
+        When the session does not hold the object and the ORM has nothing else to do
+        for the delete (no one-to-many or many-to-many to unlink, no delete cascade,
+        no delete or flush events), one DELETE is sent and its row count decides
+        :class:`~sqla_repo.NotFoundError`.
         """
+        key = self._key_values(pk)
+        if key_write_plan(self._mapper).deletable:
+            await self._flush()  # what is pending goes first, as a read would autoflush it
+            delete = key_write_plan(self._mapper).delete(key)
+            if delete is not None and self._writable_by_statement(key, deleting=True):
+                with self.translate_errors():
+                    result = await self._session.execute(*delete)
+                if cast("Any", result).rowcount == 0:
+                    raise self._not_found(pk)
+                return
         obj = await self._require(pk)
         with self.translate_errors():
             await self._session.delete(obj)
@@ -212,8 +249,20 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
     async def _require(self, pk: PkT) -> ModelT:
         obj = await self.get(pk)
         if obj is None:
-            raise NotFoundError(f"{self._mapper.class_.__name__} with primary key {pk!r} not found")
+            raise self._not_found(pk)
         return obj
+
+    def _not_found(self, pk: object) -> NotFoundError:
+        return NotFoundError(f"{self._mapper.class_.__name__} with primary key {pk!r} not found")
+
+    def _writable_by_statement(self, key: tuple[Any, ...], *, deleting: bool) -> bool:
+        """Whether the row can be written by one statement: the session does not hold
+        its object, and nobody listens for what the unit of work would announce."""
+        session = self._session.sync_session
+        identity = self._mapper.identity_key_from_primary_key(key)
+        if identity in session.identity_map:
+            return False
+        return statement_allowed(self._mapper, session, deleting=deleting)
 
     async def _load_relationships(self, obj: ModelT, names: Mapping[str, Any]) -> None:
         """Load the relationships about to be assigned that are not loaded yet.

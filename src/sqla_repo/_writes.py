@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast, overload
 
 from sqlalchemy import Column, insert, select
 from sqlalchemy.orm import QueryableAttribute
@@ -35,9 +35,21 @@ _GET_OR_CREATE_ATTEMPTS = 3
 class Writes(RepositoryBase[ModelT, PkT]):
     """``create_many``, ``upsert``, ``upsert_many`` and ``get_or_create``."""
 
+    @overload
     async def create_many(
-        self, items: Iterable[ModelT | Mapping[str, Any]], /
-    ) -> builtins.list[ModelT]:
+        self, items: Iterable[ModelT | Mapping[str, Any]], /, *, returning: Literal[True] = True
+    ) -> builtins.list[ModelT]: ...
+    @overload
+    async def create_many(
+        self, items: Iterable[ModelT | Mapping[str, Any]], /, *, returning: Literal[False]
+    ) -> int: ...
+    @overload
+    async def create_many(
+        self, items: Iterable[ModelT | Mapping[str, Any]], /, *, returning: bool
+    ) -> builtins.list[ModelT] | int: ...
+    async def create_many(
+        self, items: Iterable[ModelT | Mapping[str, Any]], /, *, returning: bool = True
+    ) -> builtins.list[ModelT] | int:
         """Insert model instances or mappings in batched multi-row INSERTs; return them stored.
 
         The objects come back in input order, persistent in the session with their
@@ -49,9 +61,17 @@ class Writes(RepositoryBase[ModelT, PkT]):
         related objects to link or insert, and joined-table inheritance, are handed
         to the unit of work instead (which on SQLite inserts row by row). Flushes;
         never commits.
+
+        ``returning=False`` loads rows without reading them back: it returns the number
+        of rows written and adds nothing to the session (instances given stay
+        transient). PostgreSQL through asyncpg copies them in (``COPY``, binary), other
+        backends send one executemany INSERT per set of fields. Items must hold column
+        values only (related objects raise :class:`~sqla_repo.InvalidFieldError`).
         """
         builder = RowBuilder(self._mapper, self._instance)
         rows = [builder.row(item) for item in items]
+        if not returning:
+            return await self._load_rows(builder, rows)
         if not rows:
             return []
         if any(row.values is None for row in rows) or not await self._core_writes():
@@ -59,17 +79,17 @@ class Writes(RepositoryBase[ModelT, PkT]):
         key_names = set(primary_key_fields(self._mapper))
         written: list[Any] = [None] * len(rows)
         for fields, members in grouped(rows):
-            returning = [
+            read_back = [
                 column
                 for column in self._stored_columns
                 if column.primary_key or self._attribute_of(column) not in fields
             ]
-            statement = insert(self._table).returning(*returning)
+            statement = insert(self._table).returning(*read_back)
             params = [builder.params(cast("dict[str, Any]", rows[i].values)) for i in members]
             with self.translate_errors():
                 returned = (await self._session.execute(statement, params)).all()
-            returned = in_processing_order(returned, returning, not key_names & fields)
-            stored = self._register([self._object(rows[i]) for i in members], returning, returned)
+            returned = in_processing_order(returned, read_back, not key_names & fields)
+            stored = self._register([self._object(rows[i]) for i in members], read_back, returned)
             for i, obj in zip(members, stored, strict=True):
                 written[i] = obj
         return written
@@ -225,6 +245,31 @@ class Writes(RepositoryBase[ModelT, PkT]):
             return new_instance(self._mapper, row.values or {})
         instance_state(row.obj).dict.update(row.values or {})
         return row.obj
+
+    async def _load_rows(self, builder: RowBuilder, rows: Sequence[Row]) -> int:
+        """Write ``rows`` without reading them back; the number written."""
+        if not rows:
+            return 0
+        if any(row.values is None for row in rows):
+            raise InvalidFieldError(
+                "create_many(returning=False) writes column values, not related objects: "
+                "link them with returning=True"
+            )
+        await self._flush()
+        if len(self._mapper.tables) != 1:
+            raise NotImplementedError(
+                "create_many(returning=False) writes one table: joined-table inheritance "
+                "needs returning=True"
+            )
+        load = self._backend.bulk_load
+        table = self._table
+        with self.translate_errors():
+            connection = await self._session.connection(bind_arguments={"mapper": self._mapper})
+            for _, members in grouped(rows):
+                params = [builder.params(cast("dict[str, Any]", rows[i].values)) for i in members]
+                if load is None or not await load(connection, table, params):
+                    await connection.execute(insert(table), params)
+        return len(rows)
 
     async def _insert_by_unit_of_work(self, rows: Sequence[Row]) -> builtins.list[ModelT]:
         objects = [
