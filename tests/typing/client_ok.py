@@ -256,6 +256,8 @@ async def bulk_writes(sessions: async_sessionmaker[AsyncSession], lamp_id: int) 
     async with sessions() as session, session.begin():
         gadgets = KeyedGadgetRepository(session)
         assert assert_type(await gadgets.create_many([]), list[Gadget]) == []
+        assert assert_type(await gadgets.create_many([], returning=False), int) == 0
+        assert assert_type(await gadgets.create_many([], returning=True), list[Gadget]) == []
         created = assert_type(
             await gadgets.create_many(
                 [

@@ -215,9 +215,10 @@ async def misused_streams(products: ProductRepository) -> None:
 
 
 async def wrong_writes(products: ProductRepository, orders: OrderRepository) -> None:
-    await products.create_many(Product())  # E: arg-type
+    await products.create_many(Product())  # E: call-overload
     await products.create_many([Order()])  # E: list-item
     created: list[Order] = await products.create_many([])  # E: assignment
+    loaded: list[Product] = await products.create_many([], returning=False)  # E: assignment
     await products.upsert()  # E: call-arg
     await products.upsert({"sku": "x"}, ["sku"])  # E: call-arg
     await products.upsert({"sku": "x"}, on=1)  # E: arg-type
