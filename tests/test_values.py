@@ -107,7 +107,15 @@ def _bad_calls(model: type[Shop], field: str, value: Any, session: AsyncSession)
     repo: Any = ProductRepository(session) if model is Product else GaugeRepository(session)
     values = {**base, field: value}
     other = {**base, "id": 2, **({"sku": "ok-2"} if model is Product else {})}
+    # a column of many values, some NULL, the bad one among them (checked a column at a time)
+    many = [
+        {**base, "id": 10 + i, field: None, **({"sku": f"ok-{10 + i}"} if model is Product else {})}
+        for i in range(40)
+    ]
     return [
+        lambda: repo.create_many([other, values], returning=False),
+        lambda: repo.create_many([*many, values, *many]),
+        lambda: repo.upsert_many([*many[:20], values]),
         lambda: repo.create(values),
         lambda: repo.create(model(**values)),
         lambda: repo.create_many([other, values]),

@@ -53,26 +53,63 @@ def register_written(
     key_names = primary_key_fields(mapper)
     column_keys = mapper.column_attrs.keys()
     stored: list[Any] = []
-    fresh: set[InstanceState[Any]] = set()
+    fresh: list[tuple[InstanceState[Any], Any]] = []
     seen: dict[Any, Any] = {}  # one row returned twice (MySQL: keys equal by collation)
+    identity_class = mapper._identity_class
     for obj, row in zip(objects, rows, strict=True):
         state = instance_state(obj)
         values = state.dict
         values.update(zip(keys, row, strict=True))
-        identity = mapper.identity_key_from_primary_key(tuple(values[name] for name in key_names))
+        identity = (identity_class, tuple([values[name] for name in key_names]), None)
         held = seen[identity] if identity in seen else identity_map.get(identity)
         if held is None or held is obj:
             seen[identity] = obj
-            session._save_impl(state)
-            fresh.add(state)
+            fresh.append((state, identity))
             stored.append(obj)
         else:
             columns = {key: values[key] for key in column_keys if key in values}
             refresh_values(held, columns)
             stored.append(held)
     if fresh:
-        session._register_persistent(fresh)
+        if _lifecycle_heard(session):
+            for state, _ in fresh:
+                session._save_impl(state)
+            session._register_persistent({state for state, _ in fresh})
+        else:
+            _make_persistent(session, fresh)
     return stored
+
+
+_LIFECYCLE_EVENTS = (
+    "before_attach",
+    "after_attach",
+    "transient_to_pending",
+    "pending_to_persistent",
+)
+
+
+def _lifecycle_heard(session: Session) -> bool:
+    """Whether a listener waits for the events a flush sends its new objects."""
+    events = session.dispatch
+    return any(getattr(events, name) for name in _LIFECYCLE_EVENTS)
+
+
+def _make_persistent(session: Session, states: Sequence[tuple[InstanceState[Any], Any]]) -> None:
+    """What ``_save_impl`` then ``_register_persistent`` leave behind, for states known
+    to be new and absent from the identity map, when no listener waits for their
+    events: attached, keyed, in the identity map, committed, and recorded as new in
+    the transaction, so that a rollback expunges them again."""
+    session._autobegin_t()
+    transaction = session._transaction
+    identity_map: Any = session.identity_map
+    hash_key = session.hash_key
+    new = transaction._new if transaction is not None else {}
+    for state, identity in states:
+        state.key = identity
+        state.session_id = hash_key
+        identity_map._add_unpresent(state, identity)
+        new[state] = True
+    InstanceState._commit_all_states(((state, state.dict) for state, _ in states), identity_map)
 
 
 def adopt_loaded(session: Session, mapper: Mapper[Any], values: Mapping[str, Any]) -> Any:

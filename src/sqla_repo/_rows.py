@@ -46,6 +46,7 @@ class RowBuilder:
         "_keys",
         "_mapper",
         "_plain",
+        "_plans",
         "_renames",
         "_values",
         "_version",
@@ -63,6 +64,7 @@ class RowBuilder:
         self._construct = construct
         self._columns = frozenset(mapper.column_attrs.keys())
         self._checked: set[frozenset[str]] = set()
+        self._plans: dict[frozenset[str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
         self._values = value_check(mapper)
         init = getattr(mapper.class_manager, "original_init", None)
         # A constructor that only assigns its keyword arguments (the declarative
@@ -85,6 +87,22 @@ class RowBuilder:
 
     def row(self, item: Any) -> Row:
         """The row of one item, its field names and values checked."""
+        return self._row(item, check=True)
+
+    def rows(self, items: Iterable[Any]) -> list[Row]:
+        """The rows of many items, their values checked a column at a time."""
+        rows = [self._row(item, check=False) for item in items]
+        groups: dict[frozenset[str], list[Mapping[str, Any]]] = {}
+        for row in rows:
+            if row.values is None:
+                self._values.values(instance_state(row.obj).dict)
+            else:
+                groups.setdefault(row.fields, []).append(row.values)
+        for fields, values in groups.items():
+            self._values.columns(fields, values)
+        return rows
+
+    def _row(self, item: Any, *, check: bool) -> Row:
         if self._plain and isinstance(item, Mapping):
             fields = frozenset(item)
             if fields not in self._checked:
@@ -92,7 +110,8 @@ class RowBuilder:
                 if fields <= self._columns:
                     self._checked.add(fields)
             if fields in self._checked:
-                self._values.values(item)
+                if check:
+                    self._values.values(item)
                 return self._completed(None, item, fields)
         obj = self._construct(item)
         state = instance_state(obj)
@@ -101,7 +120,8 @@ class RowBuilder:
                 f"{type(obj).__name__} instances given to a bulk write must be new "
                 f"(transient), not already in a session"
             )
-        self._values.values(state.dict)
+        if check:
+            self._values.values(state.dict)
         given = self._values_of(obj)
         if given is None:
             return Row(obj, None, frozenset())
@@ -127,8 +147,12 @@ class RowBuilder:
         generate (as the unit of work does), and values the row implies (NULL for an
         omitted nullable column, a scalar default, the discriminator, the first version)
         are written out, so that rows giving different fields still share a statement."""
-        empty = [key for key in self._keys if key in fields and values[key] is None]
-        missing = self._fill.keys() - fields
+        plan = self._plans.get(fields)
+        if plan is None:
+            given_keys = tuple(key for key in self._keys if key in fields)
+            plan = self._plans[fields] = (given_keys, tuple(self._fill.keys() - fields))
+        given_keys, missing = plan
+        empty = [key for key in given_keys if values[key] is None] if given_keys else ()
         version = self._version
         unversioned = version is not None and values.get(version[0]) is None
         if not empty and not missing and not unversioned and isinstance(values, dict):

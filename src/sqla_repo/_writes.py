@@ -69,7 +69,7 @@ class Writes(RepositoryBase[ModelT, PkT]):
         values only (related objects raise :class:`~sqla_repo.InvalidFieldError`).
         """
         builder = RowBuilder(self._mapper, self._instance)
-        rows = [builder.row(item) for item in items]
+        rows = builder.rows(items)
         if not returning:
             return await self._load_rows(builder, rows)
         if not rows:
@@ -136,7 +136,7 @@ class Writes(RepositoryBase[ModelT, PkT]):
         )
         chosen = None if update is None else self._update_names(update)
         builder = RowBuilder(self._mapper, self._instance, imply=False)
-        rows = [builder.row(item) for item in items]
+        rows = builder.rows(items)
         if not rows:
             return []
         self._check_conflict_values(rows, target.attributes)
