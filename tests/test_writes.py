@@ -8,7 +8,7 @@ import warnings
 from typing import Any
 
 import pytest
-from sqlalchemy import func, inspect, select, true
+from sqlalchemy import event, func, inspect, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import selectinload
 
@@ -155,6 +155,40 @@ async def test_created_objects_leave_the_session_on_rollback(session: AsyncSessi
     await session.rollback()
     assert inspect(created[0]).transient
     assert await ProductRepository(session).count() == 0
+
+
+async def test_created_objects_leave_the_session_when_a_savepoint_rolls_back(
+    session: AsyncSession,
+) -> None:
+    kept = await ProductRepository(session).create_many([{"sku": "k", "name": "K"}])
+    savepoint = await session.begin_nested()
+    created = await ProductRepository(session).create_many([{"sku": "a", "name": "A"}])
+    assert inspect(created[0]).persistent
+    await savepoint.rollback()
+    assert inspect(created[0]).transient
+    assert inspect(kept[0]).persistent
+    assert [p.sku for p in await ProductRepository(session).list()] == ["k"]
+
+
+async def test_created_objects_announce_themselves_to_listeners(session: AsyncSession) -> None:
+    heard: list[tuple[str, object]] = []
+
+    def pending(session: Any, instance: object) -> None:
+        heard.append(("pending", instance))
+
+    def persistent(session: Any, instance: object) -> None:
+        heard.append(("persistent", instance))
+
+    sync = session.sync_session
+    event.listen(sync, "transient_to_pending", pending)
+    event.listen(sync, "pending_to_persistent", persistent)
+    try:
+        created = await ProductRepository(session).create_many([{"sku": "a", "name": "A"}])
+    finally:
+        event.remove(sync, "transient_to_pending", pending)
+        event.remove(sync, "pending_to_persistent", persistent)
+    assert heard == [("pending", created[0]), ("persistent", created[0])]
+    assert await ProductRepository(session).get(created[0].id) is created[0]
 
 
 async def test_create_many_with_a_persistent_parent(session: AsyncSession) -> None:
