@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Generic, cast
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     Column,
@@ -25,7 +26,7 @@ from typing_extensions import TypeVar
 
 from ._backends import Backend, find_backend
 from ._errors import InvalidFieldError
-from ._ordering import SortKey, order_clauses
+from ._ordering import OrderBy, SortKey, order_clauses, sort_keys
 from ._statements import Where, check_fields, check_where, primary_key_fields
 from ._translate import translate_errors
 from ._values import value_check
@@ -35,6 +36,15 @@ PkT = TypeVar("PkT", default=Any)
 
 _ROW_VALUES = 1000
 """Composite keys per ``(a, b) IN (...)`` query."""
+
+_selects: WeakKeyDictionary[Mapper[Any], Select[Any]] = WeakKeyDictionary()
+"""``SELECT model`` per mapper: statements are immutable, built once."""
+_default_orders: WeakKeyDictionary[Mapper[Any], dict[bool, list[ColumnElement[Any]]]] = (
+    WeakKeyDictionary()
+)
+
+_constructor_fields: WeakKeyDictionary[Mapper[Any], set[frozenset[str]]] = WeakKeyDictionary()
+"""Sets of field names already found to be ones the model's constructor takes."""
 
 Options = Sequence[ExecutableOption]
 """Loader options for a read, such as ``[selectinload(Post.tags)]``."""
@@ -93,6 +103,18 @@ class RepositoryBase(Generic[ModelT, PkT]):
         """The ORDER BY terms of ``keys`` as this backend writes them."""
         return order_clauses(keys, nulls_keyword=self._backend.nulls_keyword)
 
+    def _order_by(self, order_by: OrderBy | None) -> list[ColumnElement[Any]]:
+        """The ORDER BY terms of ``order_by``, the primary key appended (the default
+        ordering, by the primary key alone, is built once per model and backend)."""
+        if order_by is not None:
+            return self._order(sort_keys(self._mapper, order_by))
+        nulls_keyword = self._backend.nulls_keyword
+        orders = _default_orders.setdefault(self._mapper, {})
+        found = orders.get(nulls_keyword)
+        if found is None:
+            found = orders[nulls_keyword] = self._order(sort_keys(self._mapper, None))
+        return found
+
     def _key_batches(self, keys: Sequence[tuple[Any, ...]]) -> Iterator[ColumnElement[bool]]:
         """``key IN (...)`` conditions covering ``keys``, each under the driver's
         bound-parameter limit (composite keys in smaller batches: PostgreSQL's parser
@@ -139,7 +161,9 @@ class RepositoryBase(Generic[ModelT, PkT]):
 
     def _select(self, where: Sequence[Where], options: Options | None = None) -> Select[Any]:
         """``SELECT model WHERE ...`` with the conditions checked and the options applied."""
-        statement = select(self.model)
+        statement = _selects.get(self._mapper)
+        if statement is None:
+            statement = _selects[self._mapper] = select(self.model)
         if where:
             check_where(self._mapper, where)
             statement = statement.where(*where)
@@ -151,12 +175,13 @@ class RepositoryBase(Generic[ModelT, PkT]):
         """``pk`` as a tuple in primary-key column order; the wrong arity, and a value
         its column cannot hold (``2**70`` or ``"abc"`` for an ``Integer``), are refused."""
         width = len(self._mapper.primary_key)
+        if width == 1 and not isinstance(pk, tuple):
+            key = (pk,)
+            value_check(self._mapper).key(key)
+            return key
         if isinstance(pk, tuple) and len(pk) == width:
             value_check(self._mapper).key(pk)
             return pk
-        if width == 1 and not isinstance(pk, tuple):
-            value_check(self._mapper).key((pk,))
-            return (pk,)
         model = self._mapper.class_.__name__
         names = ", ".join(primary_key_fields(self._mapper))
         raise InvalidFieldError(
@@ -198,8 +223,12 @@ class RepositoryBase(Generic[ModelT, PkT]):
         if isinstance(obj_or_mapping, model):
             return obj_or_mapping
         if isinstance(obj_or_mapping, Mapping):
-            check_fields(self._mapper, obj_or_mapping, primary_key_allowed=True)
-            value_check(self._mapper).constructor(obj_or_mapping)
+            accepted = _constructor_fields.setdefault(self._mapper, set())
+            fields = frozenset(obj_or_mapping)
+            if fields not in accepted:
+                check_fields(self._mapper, fields, primary_key_allowed=True)
+                value_check(self._mapper).constructor(fields)
+                accepted.add(fields)
             return cast("Callable[..., ModelT]", model)(**obj_or_mapping)
         raise TypeError(
             f"expected a {model.__name__} or a mapping of its fields, "

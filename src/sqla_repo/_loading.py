@@ -12,20 +12,27 @@ that run inside the bridge (repository methods, ``awaitable_attrs``,
 from __future__ import annotations
 
 from typing import Any
+from weakref import WeakSet
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.util.concurrency import in_greenlet
 
 from ._errors import NotLoadedError
+
+_guarded: WeakSet[Session] = WeakSet()
+"""Sessions whose guard is installed (looking the listener up costs more than this)."""
 
 
 def guard_lazy_loads(session: AsyncSession) -> None:
     """Install the guard on ``session`` (once; later calls do nothing)."""
     target = session.sync_session
+    if target in _guarded:
+        return
     if not event.contains(target, "do_orm_execute", _refuse_implicit_io):
         event.listen(target, "do_orm_execute", _refuse_implicit_io)
+    _guarded.add(target)
 
 
 def _refuse_implicit_io(state: ORMExecuteState) -> None:

@@ -18,7 +18,7 @@ from ._loading import guard_lazy_loads
 from ._locking import ForUpdate, with_lock
 from ._materialize import adopt_loaded
 from ._models import User
-from ._ordering import OrderBy, sort_keys
+from ._ordering import OrderBy
 from ._reads import Reads
 from ._set_writes import SetWrites
 from ._statements import Where, check_fields, check_window
@@ -138,7 +138,7 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
         concurrent ``list(..., for_update="skip_locked", limit=n)`` calls never claim
         the same row (a job queue). SQLite sends a plain SELECT.
         """
-        clauses = self._order(sort_keys(self._mapper, order_by))
+        clauses = self._order_by(order_by)
         check_window(limit, offset)
         statement = self._select(where, options).order_by(*clauses)
         if limit is not None:

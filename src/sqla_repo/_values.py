@@ -116,7 +116,11 @@ class ValueCheck:
 
     def key(self, key: tuple[Any, ...]) -> None:
         """Refuse a primary-key value its column cannot hold (``key`` in column order)."""
-        self.values(dict(zip(self._keys, key, strict=True)))
+        accepts = self._accepts
+        for name, value in zip(self._keys, key, strict=True):
+            test = accepts.get(name)
+            if test is not None and value is not None and not test(value):
+                raise self._refused(name, value)
 
     def constructor(self, names: Collection[str]) -> None:
         """Refuse a field the model's constructor does not take, or lacking a required one
