@@ -17,13 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from sqla_repo import NotFoundError, StaleDataError
+from sqla_repo._key_writes import key_write_plan
 from tests.models import (
+    Author,
     AuthorRepository,
+    Car,
     Counter,
     CounterRepository,
+    Order,
     Post,
     Product,
     ProductRepository,
+    Vehicle,
 )
 
 
@@ -292,3 +297,17 @@ async def test_key_writes_roll_back_with_the_transaction(
     async with sessions() as session:
         rows = (await session.execute(select(Product.name).order_by(Product.id))).scalars()
         assert list(rows) == ["P", "Q"]
+
+
+def test_the_plan_keeps_the_orm_path_where_the_orm_has_work() -> None:
+    def plan(model: type[Any]) -> tuple[bool, bool]:
+        found = key_write_plan(inspect(model))
+        return found.updatable, found.deletable
+
+    assert plan(Product) == (True, True)  # orders: passive_deletes="all"
+    assert plan(Order) == (True, True)  # a many-to-one only
+    assert plan(Author) == (True, False)  # a one-to-many to unlink
+    assert plan(Post) == (True, False)  # a many-to-many's rows to delete
+    assert plan(Vehicle) == (False, False)  # polymorphic: the row may be another class's
+    assert plan(Car) == (False, False)
+    assert key_write_plan(inspect(Counter)).version == "version"
