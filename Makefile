@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest pytest-psycopg wheel-check clean
+.PHONY: demo test lint typecheck pytest pytest-psycopg wheel-check bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,16 @@ test: lint typecheck pytest pytest-psycopg
 # type-checks a client module and runs its CRUD walk-through.
 wheel-check: $(STAMP)
 	bash .ci/wheel-check
+
+# sqla_repo against the raw drivers, Core, hand-written ORM and advanced-alchemy on
+# PostgreSQL, MariaDB and SQLite (the servers of the tests; see benchmarks/crud).
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.crud --json benchmarks/results/latest.json \
+		--markdown benchmarks/results/latest.md
+
+# A smoke run of every operation on every backend, in under a minute: it only prints.
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks.crud --quick
 
 
 clean:

@@ -238,7 +238,7 @@ async def wrong_writes(products: ProductRepository, orders: OrderRepository) -> 
     matched: bool = await orders.update_where(Order.id == 1, values={"id": 2})  # E: assignment
     await products.delete_where(Product.sku)  # E: arg-type
     deleted: list[Product] = await products.delete_where(Product.sku == "x")  # E: assignment
-    print(created, upserted, product, matched, deleted)
+    print(created, loaded, upserted, product, matched, deleted)
 
 
 async def misused_helpers(products: ProductRepository, user: User) -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks of sqla_repo; run ``python -m benchmarks.crud`` from the repository root."""
