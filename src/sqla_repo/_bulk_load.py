@@ -18,6 +18,7 @@ them, so the repository translates them like any other.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from sqlalchemy import Column, Dialect, Table, exc
@@ -56,13 +57,15 @@ async def copy_rows(
     dialect = connection.dialect
     columns: list[Column[Any]] = [table.c[key] for key in keys]
     processors = [column.type.bind_processor(dialect) for column in columns]
-    records = [
-        tuple(
-            value if process is None else process(value)
-            for process, value in zip(processors, (row[key] for key in keys), strict=True)
-        )
-        for row in rows
-    ]
+    get = itemgetter(*keys)
+    records: list[tuple[Any, ...]] = (
+        [(value,) for value in map(get, rows)] if len(keys) == 1 else list(map(get, rows))
+    )
+    if any(process is not None for process in processors):  # a type converts its values
+        steps = [_unchanged if process is None else process for process in processors]
+        records = [
+            tuple([step(v) for step, v in zip(steps, record, strict=True)]) for record in records
+        ]
     if not driver.is_in_transaction():
         # the adapter begins lazily, at its first statement: begin before copying, so the
         # rows stay inside the session's transaction (in autocommit mode this just reads)
@@ -77,6 +80,10 @@ async def copy_rows(
     except Exception as error:
         raise _as_dbapi_error(raw.dbapi_connection, dialect, table, error) from error
     return True
+
+
+def _unchanged(value: Any) -> Any:
+    return value
 
 
 def _is_asyncpg(driver: object) -> TypeGuard[Connection]:

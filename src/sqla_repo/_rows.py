@@ -10,8 +10,7 @@ INSERTs). Field names are checked once per set of fields, values on every row
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Column, Integer
 from sqlalchemy.orm import Mapper
@@ -22,12 +21,11 @@ from ._statements import check_fields, primary_key_fields
 from ._values import value_check
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """One input item: the instance given (or ``None``), and its column values.
 
     ``values`` is ``None`` when the instance holds related objects, which only the
-    unit of work can link or insert.
+    unit of work can link or insert. (A named tuple: bulk writes make one per item.)
     """
 
     obj: Any | None
@@ -47,6 +45,7 @@ class RowBuilder:
         "_mapper",
         "_plain",
         "_plans",
+        "_ready",
         "_renames",
         "_values",
         "_version",
@@ -65,6 +64,7 @@ class RowBuilder:
         self._columns = frozenset(mapper.column_attrs.keys())
         self._checked: set[frozenset[str]] = set()
         self._plans: dict[frozenset[str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._ready: dict[frozenset[str], tuple[str, ...]] = {}
         self._values = value_check(mapper)
         init = getattr(mapper.class_manager, "original_init", None)
         # A constructor that only assigns its keyword arguments (the declarative
@@ -91,7 +91,18 @@ class RowBuilder:
 
     def rows(self, items: Iterable[Any]) -> list[Row]:
         """The rows of many items, their values checked a column at a time."""
-        rows = [self._row(item, check=False) for item in items]
+        rows: list[Row] = []
+        append = rows.append
+        ready = self._ready
+        for item in items:
+            if type(item) is dict and self._plain:
+                # the common case: a dict whose fields were checked and imply nothing
+                fields = frozenset(item)
+                keys = ready.get(fields)
+                if keys is not None and (not keys or all(item[k] is not None for k in keys)):
+                    append(Row(None, item, fields))
+                    continue
+            append(self._row(item, check=False))
         groups: dict[frozenset[str], list[Mapping[str, Any]]] = {}
         for row in rows:
             if row.values is None:
@@ -101,6 +112,26 @@ class RowBuilder:
         for fields, values in groups.items():
             self._values.columns(fields, values)
         return rows
+
+    def uniform(self, items: Sequence[Any]) -> bool:
+        """Whether every item is a dict giving the same fields, to be written as they are
+        (checked, nothing implied to fill, no key left to the database); if so, their
+        values are checked too. No :class:`Row` is made: a bulk load's fast path."""
+        if not items or not self._plain or type(items[0]) is not dict:
+            return False
+        first = items[0]
+        self._row(first, check=False)  # checks its fields and works out what they imply
+        fields = frozenset(first)
+        keys = self._ready.get(fields)
+        if keys is None:
+            return False
+        shape = first.keys()
+        if not all(type(item) is dict and item.keys() == shape for item in items):
+            return False
+        if any(item[key] is None for key in keys for item in items):
+            return False
+        self._values.columns(fields, items)
+        return True
 
     def _row(self, item: Any, *, check: bool) -> Row:
         if self._plain and isinstance(item, Mapping):
@@ -133,6 +164,12 @@ class RowBuilder:
             return values
         return {self._renames.get(name, name): value for name, value in values.items()}
 
+    def all_params(self, values: Sequence[Any]) -> Sequence[Mapping[str, Any]]:
+        """:meth:`params` of many rows' values (none of them ``None``)."""
+        if not self._renames:
+            return values
+        return [self.params(row) for row in values]
+
     def column_key(self, name: str) -> str:
         return self._renames.get(name, name)
 
@@ -151,6 +188,8 @@ class RowBuilder:
         if plan is None:
             given_keys = tuple(key for key in self._keys if key in fields)
             plan = self._plans[fields] = (given_keys, tuple(self._fill.keys() - fields))
+            if not plan[1] and self._version is None and fields in self._checked:
+                self._ready[fields] = given_keys  # rows() takes such dicts as they are
         given_keys, missing = plan
         empty = [key for key in given_keys if values[key] is None] if given_keys else ()
         version = self._version

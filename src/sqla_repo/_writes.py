@@ -69,9 +69,9 @@ class Writes(RepositoryBase[ModelT, PkT]):
         values only (related objects raise :class:`~sqla_repo.InvalidFieldError`).
         """
         builder = RowBuilder(self._mapper, self._instance)
-        rows = builder.rows(items)
         if not returning:
-            return await self._load_rows(builder, rows)
+            return await self._load_rows(builder, items)
+        rows = builder.rows(items)
         if not rows:
             return []
         if any(row.values is None for row in rows) or not await self._core_writes():
@@ -246,15 +246,27 @@ class Writes(RepositoryBase[ModelT, PkT]):
         instance_state(row.obj).dict.update(row.values or {})
         return row.obj
 
-    async def _load_rows(self, builder: RowBuilder, rows: Sequence[Row]) -> int:
-        """Write ``rows`` without reading them back; the number written."""
-        if not rows:
+    async def _load_rows(
+        self, builder: RowBuilder, items: Iterable[ModelT | Mapping[str, Any]]
+    ) -> int:
+        """Write ``items`` without reading them back; the number written."""
+        given = items if isinstance(items, builtins.list) else builtins.list(items)
+        batches: builtins.list[Sequence[Mapping[str, Any]]]
+        if builder.uniform(given):
+            batches = [builder.all_params(given)]
+        else:
+            rows = builder.rows(given)
+            if any(row.values is None for row in rows):
+                raise InvalidFieldError(
+                    "create_many(returning=False) writes column values, not related objects: "
+                    "link them with returning=True"
+                )
+            batches = [
+                builder.all_params([rows[i].values for i in members])
+                for _, members in grouped(rows)
+            ]
+        if not given:
             return 0
-        if any(row.values is None for row in rows):
-            raise InvalidFieldError(
-                "create_many(returning=False) writes column values, not related objects: "
-                "link them with returning=True"
-            )
         await self._flush()
         if len(self._mapper.tables) != 1:
             raise NotImplementedError(
@@ -265,11 +277,10 @@ class Writes(RepositoryBase[ModelT, PkT]):
         table = self._table
         with self.translate_errors():
             connection = await self._session.connection(bind_arguments={"mapper": self._mapper})
-            for _, members in grouped(rows):
-                params = [builder.params(cast("dict[str, Any]", rows[i].values)) for i in members]
+            for params in batches:
                 if load is None or not await load(connection, table, params):
                     await connection.execute(insert(table), params)
-        return len(rows)
+        return len(given)
 
     async def _insert_by_unit_of_work(self, rows: Sequence[Row]) -> builtins.list[ModelT]:
         objects = [
