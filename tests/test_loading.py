@@ -59,6 +59,27 @@ async def test_an_unloaded_one_to_many_raises_not_loaded(
         assert await _is_usable(session) == 2
 
 
+@pytest.mark.parametrize("factory_session", [True, False], ids=["factory", "plain"])
+async def test_the_guard_holds_on_factory_and_plain_sessions(
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    blog: dict[str, int],
+    factory_session: bool,
+) -> None:
+    # factory sessions check on entry to execute; any other session gets a listener
+    made = sessions if factory_session else async_sessionmaker(engine, expire_on_commit=False)
+    async with made() as session:
+        ann = await AuthorRepository(session).get_one(blog["ann"])
+        listened = bool(session.sync_session.dispatch.do_orm_execute)
+        assert listened is not factory_session
+        with pytest.raises(NotLoadedError, match=r"Author\.posts"):
+            _ = ann.posts
+        session.expire(ann, ["name"])
+        with pytest.raises(NotLoadedError, match=r"Author is expired"):
+            _ = ann.name
+        assert await _is_usable(session) == 2
+
+
 async def test_an_unloaded_many_to_many_raises_not_loaded(
     sessions: async_sessionmaker[AsyncSession], blog: dict[str, int]
 ) -> None:

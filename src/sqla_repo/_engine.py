@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from ._backends import SUPPORTED_URLS, Backend, find_backend
+from ._loading import GuardedSession
 
 
 class PoolConfig(BaseModel):
@@ -133,7 +134,7 @@ class EngineFactory:
 
         Objects stay loaded after commit, so reading them never triggers implicit IO.
         """
-        return async_sessionmaker(engine, expire_on_commit=False)
+        return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=GuardedSession)
 
 
 def _parse_url(url: str | URL) -> tuple[URL, Backend]:
