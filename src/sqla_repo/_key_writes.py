@@ -41,10 +41,12 @@ _DELETE_EVENTS = ("persistent_to_deleted", "deleted_to_detached")
 
 @dataclass(slots=True)
 class KeyWritePlan:
-    """What one mapper allows, worked out once, and the statements built so far."""
+    """What one mapper allows, worked out once, and the statements built so far (no
+    reference to the mapper itself: the plans are cached by weak reference to it)."""
 
-    mapper: Mapper[Any]
     table: Table
+    keys: tuple[ColumnElement[Any], ...]
+    """The primary-key columns, in key order."""
     updatable: bool
     deletable: bool
     columns: dict[str, Column[Any]]
@@ -52,11 +54,11 @@ class KeyWritePlan:
     version: str | None
     """The version column's attribute, incremented by the UPDATE (``None``: none, or
     the server increments it)."""
-    _updates: dict[frozenset[str], Any] = field(default_factory=dict)
+    _updates: dict[frozenset[str], tuple[Any, dict[str, str]]] = field(default_factory=dict)
     _delete: Any = None
 
     def update(
-        self, key: tuple[Any, ...], values: dict[str, Any]
+        self, mapper: Mapper[Any], key: tuple[Any, ...], values: dict[str, Any]
     ) -> tuple[Any, dict[str, Any]] | None:
         """``UPDATE ... RETURNING`` every stored column and its parameters, or ``None``
         if a value needs the ORM.
@@ -68,18 +70,21 @@ class KeyWritePlan:
         columns = self.columns
         if not self.updatable or not values or not columns.keys() >= values.keys():
             return None
-        manager = self.mapper.class_manager
+        manager = mapper.class_manager
         if any(manager[name].dispatch.set for name in values):
             return None  # attribute events (validators, mutable types) must see the value
         params = self._key_params(key)
         if any(isinstance(value, _EXPRESSIONS) for value in values.values()):
             return self._update_statement(values), params
         names = frozenset(values)
-        statement = self._updates.get(names)
-        if statement is None:
-            bound = {name: bindparam(f"v_{name}", type_=columns[name].type) for name in names}
-            statement = self._updates[names] = self._update_statement(bound)
-        params.update({f"v_{name}": value for name, value in values.items()})
+        built = self._updates.get(names)
+        if built is None:
+            # parameter names no column can have (SQLAlchemy reserves column names)
+            bound = {name: f"sqla_repo_v{i}" for i, name in enumerate(sorted(names))}
+            parameters = {name: bindparam(bound[name], type_=columns[name].type) for name in names}
+            built = self._updates[names] = (self._update_statement(parameters), bound)
+        statement, bound = built
+        params.update({bound[name]: value for name, value in values.items()})
         return statement, params
 
     def delete(self, key: tuple[Any, ...]) -> tuple[Any, dict[str, Any]] | None:
@@ -104,14 +109,16 @@ class KeyWritePlan:
         )
 
     def _key_clause(self) -> ColumnElement[bool]:
-        keys = self.mapper.primary_key
         return and_(
-            *(column == bindparam(f"k_{i}", type_=column.type) for i, column in enumerate(keys))
+            *(
+                column == bindparam(f"sqla_repo_k{i}", type_=column.type)
+                for i, column in enumerate(self.keys)
+            )
         )
 
     @staticmethod
     def _key_params(key: tuple[Any, ...]) -> dict[str, Any]:
-        return {f"k_{i}": value for i, value in enumerate(key)}
+        return {f"sqla_repo_k{i}": value for i, value in enumerate(key)}
 
 
 _plans: WeakKeyDictionary[Mapper[Any], KeyWritePlan] = WeakKeyDictionary()
@@ -173,8 +180,8 @@ def _plan(mapper: Mapper[Any]) -> KeyWritePlan:
     updatable = single and plain and not eager and default_versions and not validated
     deletable = single and all(_ignores_delete(rel) for rel in relationships)
     return KeyWritePlan(
-        mapper=mapper,
         table=cast("Table", table),
+        keys=tuple(mapper.primary_key),
         updatable=updatable,
         deletable=deletable,
         columns=columns,

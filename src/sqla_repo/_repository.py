@@ -198,7 +198,7 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
         plan = key_write_plan(self._mapper)
         if plan.updatable and values and self._dialect.update_returning:
             await self._flush()  # what is pending goes first, as a read would autoflush it
-            update = plan.update(key, values)
+            update = plan.update(self._mapper, key, values)
             if update is not None and self._writable_by_statement(key, deleting=False):
                 with self.translate_errors():
                     row = (await self._session.execute(*update)).first()
