@@ -5,8 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, Select, exists, func, inspect, literal, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Select,
+    bindparam,
+    exists,
+    func,
+    inspect,
+    literal,
+    select,
+)
 
 from ._base import ModelT, Options, PkT, RepositoryBase
 from ._cursor import can_carry, decode_cursor, encode_cursor
@@ -20,6 +31,9 @@ from ._ordering import (
 )
 from ._pagination import CursorPage, Page
 from ._statements import MAX_BATCH, MAX_WINDOW, Where, check_positive, check_where, check_window
+
+_key_pages: WeakKeyDictionary[Any, dict[tuple[str, bool], Select[Any]]] = WeakKeyDictionary()
+"""``paginate`` statements by primary key with no condition, per mapper."""
 
 
 class Reads(RepositoryBase[ModelT, PkT]):
@@ -134,13 +148,25 @@ class Reads(RepositoryBase[ModelT, PkT]):
                     f"{getattr(kind, '__name__', kind)} values"
                 )
         signature = ordering_signature(self._mapper, keys)
-        statement = self._with_keys(self._select(where, options), keys)
-        if after is not None:
-            values = decode_cursor(signature, after, types)
-            statement = statement.where(self._after(keys, values))
-        statement = statement.limit(min(limit + 1, MAX_WINDOW))
+        values = None if after is None else decode_cursor(signature, after, types)
+        params: dict[str, object] = {}
+        if (
+            order_by is None
+            and not where
+            and not options
+            and (values is None or None not in values)
+        ):
+            # by primary key, unfiltered: a statement built once, the values bound
+            statement = self._key_page_statement(keys, after=values is not None)
+            params = {f"sqla_repo_after{i}": value for i, value in enumerate(values or ())}
+            params["sqla_repo_limit"] = min(limit + 1, MAX_WINDOW)
+        else:
+            statement = self._with_keys(self._select(where, options), keys)
+            if values is not None:
+                statement = statement.where(self._after(keys, values))
+            statement = statement.limit(min(limit + 1, MAX_WINDOW))
         with self.translate_errors():
-            rows = await self._rows(statement, options)
+            rows = await self._rows(statement, options, params)
         has_next = len(rows) > limit
         rows = rows[:limit]
         cursor = _cursor_of(signature, keys, rows[-1]) if has_next else None
@@ -223,20 +249,45 @@ class Reads(RepositoryBase[ModelT, PkT]):
         values = (terms(key.expression)[0].label(f"_key_{n}") for n, key in enumerate(keys))
         return statement.add_columns(*values).order_by(*self._order(keys))
 
-    async def _rows(self, statement: Select[Any], options: Options | None) -> Sequence[Any]:
-        result = await self._session.execute(statement)
+    async def _rows(
+        self,
+        statement: Select[Any],
+        options: Options | None,
+        params: dict[str, object] | None = None,
+    ) -> Sequence[Any]:
+        result = await self._session.execute(statement, params or None)
         # joined eager loads of collections repeat rows; only options can add them
         return cast("Sequence[Any]", (result.unique() if options else result).all())
 
-    def _after(self, keys: Sequence[SortKey], values: Sequence[object]) -> ColumnElement[bool]:
+    def _after(
+        self, keys: Sequence[SortKey], values: Sequence[object], *, named: bool = False
+    ) -> ColumnElement[bool]:
+        """The rows after the one holding ``values``; ``named``: the values are left to
+        parameters ``sqla_repo_after0``, ``sqla_repo_after1``, ..."""
         compared: list[SortKey] = []
         bound: list[object] = []
-        for key, value in zip(keys, values, strict=True):
+        for i, (key, value) in enumerate(zip(keys, values, strict=True)):
             read, compare = self._backend.keyset_terms(key.expression)
             compared.append(replace(key, expression=compare))
             # bound with the type the value was read as, so it compares as stored
-            bound.append(None if value is None else literal(value, read.type))
+            if named:
+                bound.append(bindparam(f"sqla_repo_after{i}", type_=read.type))
+            else:
+                bound.append(None if value is None else literal(value, read.type))
         return after_clause(compared, bound, nulls_low=self._backend.nulls_low)
+
+    def _key_page_statement(self, keys: Sequence[SortKey], *, after: bool) -> Select[Any]:
+        """A page by primary key with no condition: built once per model, backend and
+        whether a cursor is given, the cursor's values and the limit as parameters."""
+        built = _key_pages.setdefault(self._mapper, {})
+        found = built.get((self._backend.name, after))
+        if found is None:
+            statement = self._with_keys(self._select([]), keys)
+            if after:
+                statement = statement.where(self._after(keys, [0] * len(keys), named=True))
+            found = statement.limit(bindparam("sqla_repo_limit", type_=BigInteger()))
+            built[(self._backend.name, after)] = found
+        return found
 
     def _key_types(self, keys: Sequence[SortKey]) -> list[type | None]:
         """The Python type of each key's value in a cursor."""
