@@ -87,10 +87,8 @@ class KeyWritePlan:
         params.update({bound[name]: value for name, value in values.items()})
         return statement, params
 
-    def delete(self, key: tuple[Any, ...]) -> tuple[Any, dict[str, Any]] | None:
-        """``DELETE ... WHERE key`` and its parameters, or ``None`` if the ORM must delete."""
-        if not self.deletable:
-            return None
+    def delete(self, key: tuple[Any, ...]) -> tuple[Any, dict[str, Any]]:
+        """``DELETE ... WHERE key`` and its parameters (for a :attr:`deletable` model)."""
         if self._delete is None:
             self._delete = delete(self.table).where(self._key_clause())
         return self._delete, self._key_params(key)

@@ -16,7 +16,6 @@ from ._errors import NotFoundError
 from ._key_writes import key_write_plan, statement_allowed
 from ._loading import guard_lazy_loads
 from ._locking import ForUpdate, with_lock
-from ._materialize import adopt_loaded
 from ._models import User
 from ._ordering import OrderBy
 from ._reads import Reads
@@ -204,10 +203,7 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
                     row = (await self._session.execute(*update)).first()
                 if row is None:
                     raise self._not_found(pk)
-                stored = dict(zip(plan.columns, row, strict=True))
-                return cast(
-                    "ModelT", adopt_loaded(self._session.sync_session, self._mapper, stored)
-                )
+                return cast("ModelT", self._adopt(dict(zip(plan.columns, row, strict=True))))
         obj = await self._require(pk)
         await self._load_relationships(obj, values)
         for name, value in values.items():
@@ -232,12 +228,12 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
         :class:`~sqla_repo.NotFoundError`.
         """
         key = self._key_values(pk)
-        if key_write_plan(self._mapper).deletable:
+        plan = key_write_plan(self._mapper)
+        if plan.deletable:
             await self._flush()  # what is pending goes first, as a read would autoflush it
-            delete = key_write_plan(self._mapper).delete(key)
-            if delete is not None and self._writable_by_statement(key, deleting=True):
+            if self._writable_by_statement(key, deleting=True):
                 with self.translate_errors():
-                    result = await self._session.execute(*delete)
+                    result = await self._session.execute(*plan.delete(key))
                 if cast("Any", result).rowcount == 0:
                     raise self._not_found(pk)
                 return

@@ -188,9 +188,9 @@ class RowBuilder:
         if plan is None:
             given_keys = tuple(key for key in self._keys if key in fields)
             plan = self._plans[fields] = (given_keys, tuple(self._fill.keys() - fields))
-            if not plan[1] and self._version is None and fields in self._checked:
-                self._ready[fields] = given_keys  # rows() takes such dicts as they are
         given_keys, missing = plan
+        if not missing and self._version is None and fields in self._checked:
+            self._ready.setdefault(fields, given_keys)  # rows() takes such dicts as they are
         empty = [key for key in given_keys if values[key] is None] if given_keys else ()
         version = self._version
         unversioned = version is not None and values.get(version[0]) is None

@@ -251,6 +251,8 @@ class Writes(RepositoryBase[ModelT, PkT]):
     ) -> int:
         """Write ``items`` without reading them back; the number written."""
         given = items if isinstance(items, builtins.list) else builtins.list(items)
+        if not given:
+            return 0
         batches: builtins.list[Sequence[Mapping[str, Any]]]
         if builder.uniform(given):
             batches = [builder.all_params(given)]
@@ -265,8 +267,6 @@ class Writes(RepositoryBase[ModelT, PkT]):
                 builder.all_params([rows[i].values for i in members])
                 for _, members in grouped(rows)
             ]
-        if not given:
-            return 0
         await self._flush()
         if len(self._mapper.tables) != 1:
             raise NotImplementedError(
