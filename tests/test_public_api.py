@@ -13,6 +13,7 @@ PUBLIC = [
     "CommitOutcomeUnknownError",
     "ConflictError",
     "CursorPage",
+    "DatabaseSettings",
     "DatabaseUnavailableError",
     "EngineFactory",
     "ForUpdate",
@@ -51,7 +52,10 @@ def test_all_is_pinned_and_sorted() -> None:
 
 
 def test_import_loads_no_driver() -> None:
-    modules = "('asyncpg', 'aiomysql', 'aiosqlite', 'pytest')"
+    modules = (
+        "('asyncpg', 'aiomysql', 'aiosqlite', 'psycopg', 'pymysql', 'pytest', 'pytest_asyncio',"
+        " 'fastapi', 'starlette', 'alembic', 'httpx')"
+    )
     code = f"import sys, sqla_repo; print(sorted(m for m in {modules} if m in sys.modules))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60

@@ -28,6 +28,7 @@ from ._models import NAMING_CONVENTION, Base, User
 from ._ordering import OrderBy
 from ._pagination import CursorPage, Page
 from ._repository import Repository, UserRepository
+from ._settings import DatabaseSettings
 from ._transactions import IsolationLevel, run_in_transaction, unit_of_work
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "CommitOutcomeUnknownError",
     "ConflictError",
     "CursorPage",
+    "DatabaseSettings",
     "DatabaseUnavailableError",
     "EngineFactory",
     "ForUpdate",

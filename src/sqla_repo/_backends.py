@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL
 
 from ._bulk_load import copy_rows
 from ._connections import (
+    EngineRequest,
     EngineSetup,
     TransactionSetup,
     mysql_prepare_url,
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-    from ._engine import PoolConfig
 
 ErrorCode = str | int
 Details = tuple[str | None, tuple[str, ...]]
@@ -67,8 +67,10 @@ class Backend:
     """SQLAlchemy's backend name, as in ``URL.get_backend_name()``."""
     drivers: Mapping[str, str]
     """Async driver name -> the extra that installs it."""
-    setup: Callable[[URL, PoolConfig], EngineSetup]
-    """The engine options and connection set-up for a URL and pool settings."""
+    sync_drivers: Mapping[str, str]
+    """Async driver name -> the driver of the synchronous twin (``create_engine``)."""
+    setup: Callable[[URL, EngineRequest], EngineSetup]
+    """The engine options and connection set-up for a URL, pool settings and driver arguments."""
     error_code: Callable[[BaseException], ErrorCode | None]
     """The driver error's code: SQLSTATE, MySQL errno, SQLite extended result code."""
     error_classes: Mapping[ErrorCode, type[RepositoryError]]
@@ -182,6 +184,7 @@ def _sqlstate_class(code: ErrorCode) -> ErrorCode | None:
 POSTGRESQL = Backend(
     name="postgresql",
     drivers={"asyncpg": "postgres", "psycopg": "postgres"},
+    sync_drivers={"asyncpg": "psycopg", "psycopg": "psycopg"},
     setup=queue_pool_setup,
     error_code=_pg_code,
     code_family=_sqlstate_class,
@@ -274,6 +277,7 @@ MYSQL = Backend(
     name="mysql",
     aliases=("mariadb",),
     drivers={"aiomysql": "mysql"},
+    sync_drivers={"aiomysql": "pymysql"},
     setup=mysql_setup,
     prepare_url=mysql_prepare_url,
     error_code=_mysql_code,
@@ -346,6 +350,7 @@ def _sqlite_primary_code(code: ErrorCode) -> ErrorCode | None:
 SQLITE = Backend(
     name="sqlite",
     drivers={"aiosqlite": "sqlite"},
+    sync_drivers={"aiosqlite": "pysqlite"},
     setup=sqlite_setup,
     error_code=_sqlite_code,
     code_family=_sqlite_primary_code,

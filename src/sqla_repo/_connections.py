@@ -11,7 +11,7 @@ import sqlite3
 import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,11 +31,22 @@ _RETIRE_AT = "sqla_repo.retire_at"
 
 
 @dataclass(frozen=True, slots=True)
+class EngineRequest:
+    """What the factory asks of a backend's set-up: pool, driver arguments, sync or async."""
+
+    pool: PoolConfig
+    connect_args: Mapping[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments for the driver's connect call."""
+    synchronous: bool = False
+    """For ``create_engine`` (the sync twin) rather than ``create_async_engine``."""
+
+
+@dataclass(frozen=True, slots=True)
 class EngineSetup:
     """How one engine is built for a backend: its options, and what to add once it exists."""
 
     options: dict[str, Any]
-    """Keyword arguments for ``create_async_engine`` (pool class and sizes...)."""
+    """Keyword arguments for ``create_async_engine``/``create_engine`` (pool class and sizes...)."""
     install: Callable[[Engine], None] = field(default=lambda engine: None)
     """Adds the connection set-up events to the freshly created (sync) engine."""
 
@@ -81,19 +92,23 @@ def sqlite_transaction(isolation_level: str | None, read_only: bool) -> Transact
     return TransactionSetup({_QUERY_ONLY: True} if read_only else {})
 
 
-def queue_pool_options(config: PoolConfig) -> dict[str, Any]:
-    return {
-        "poolclass": pool.AsyncAdaptedQueuePool,
+def queue_pool_options(request: EngineRequest) -> dict[str, Any]:
+    config = request.pool
+    options: dict[str, Any] = {
+        "poolclass": pool.QueuePool if request.synchronous else pool.AsyncAdaptedQueuePool,
         "pool_size": config.size,
         "max_overflow": config.max_overflow,
         "pool_timeout": config.timeout,
         "pool_recycle": config.recycle,
         "pool_pre_ping": config.pre_ping,
     }
+    if request.connect_args:
+        options["connect_args"] = dict(request.connect_args)
+    return options
 
 
-def queue_pool_setup(url: URL, config: PoolConfig) -> EngineSetup:
-    return EngineSetup(queue_pool_options(config))
+def queue_pool_setup(url: URL, request: EngineRequest) -> EngineSetup:
+    return EngineSetup(queue_pool_options(request))
 
 
 def mysql_prepare_url(url: URL) -> URL:
@@ -102,8 +117,9 @@ def mysql_prepare_url(url: URL) -> URL:
     return url.update_query_dict({"charset": "utf8mb4"})
 
 
-def mysql_setup(url: URL, config: PoolConfig) -> EngineSetup:
-    options = queue_pool_options(config)
+def mysql_setup(url: URL, request: EngineRequest) -> EngineSetup:
+    config = request.pool
+    options = queue_pool_options(request)
     recycle = MYSQL_RECYCLE_CAP if config.recycle < 0 else min(config.recycle, MYSQL_RECYCLE_CAP)
     options["pool_recycle"] = recycle
 
@@ -153,16 +169,27 @@ class _MemoryDatabase:
     connection holds it open until the engine is disposed or collected.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, connect_args: Mapping[str, Any]) -> None:
         self.uri = f"file:sqla_repo_{uuid.uuid4().hex}?mode=memory&cache=shared"
+        self._connect_args = dict(connect_args)
         self._keeper: sqlite3.Connection | None = None
+
+    def _keep(self) -> None:
+        if self._keeper is None:
+            self._keeper = sqlite3.connect(self.uri, uri=True, check_same_thread=False)
 
     async def connect(self) -> Any:
         import aiosqlite  # the driver is optional: imported only when connecting
 
-        if self._keeper is None:
-            self._keeper = sqlite3.connect(self.uri, uri=True, check_same_thread=False)
-        return await aiosqlite.connect(self.uri, uri=True)
+        self._keep()
+        return await aiosqlite.connect(self.uri, uri=True, **self._connect_args)
+
+    def connect_sync(self) -> sqlite3.Connection:
+        # pooled connections move between threads; the pool hands each to one at a time
+        self._keep()
+        arguments = {"check_same_thread": False, **self._connect_args}
+        connection: sqlite3.Connection = sqlite3.connect(self.uri, uri=True, **arguments)
+        return connection
 
     def close(self) -> None:
         keeper, self._keeper = self._keeper, None
@@ -170,21 +197,20 @@ class _MemoryDatabase:
             keeper.close()
 
 
-def sqlite_setup(url: URL, config: PoolConfig) -> EngineSetup:
+def sqlite_setup(url: URL, request: EngineRequest) -> EngineSetup:
     if not is_memory_database(url):
-        return EngineSetup(queue_pool_options(config), _sqlite_hooks(file_database=True))
-    database = _MemoryDatabase()
+        return EngineSetup(queue_pool_options(request), _sqlite_hooks(file_database=True))
+    # Each engine (the sync twin too) gets a database of its own, shared by its connections.
+    database = _MemoryDatabase(request.connect_args)
     # One connection at a time: concurrent sessions wait their turn instead of
     # interleaving their transactions on a shared connection (which loses writes).
-    options = {
-        "poolclass": pool.AsyncAdaptedQueuePool,
-        "pool_size": 1,
-        "max_overflow": 0,
-        "pool_timeout": config.timeout,
-        "pool_recycle": -1,
-        "pool_pre_ping": False,
-        "async_creator": database.connect,
-    }
+    options = queue_pool_options(request)
+    options.pop("connect_args", None)  # the creator passes them
+    options.update(pool_size=1, max_overflow=0, pool_recycle=-1, pool_pre_ping=False)
+    if request.synchronous:
+        options["creator"] = database.connect_sync
+    else:
+        options["async_creator"] = database.connect
     install_pragmas = _sqlite_hooks(file_database=False)
 
     def install(engine: Engine) -> None:

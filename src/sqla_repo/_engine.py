@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-from typing import Annotated
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar
 
+import sqlalchemy
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import exc
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,8 +17,30 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from ._backends import SUPPORTED_URLS, Backend, find_backend
+from ._connections import EngineRequest
 from ._loading import GuardedSession
+from ._settings import DatabaseSettings
+from ._urls import parse_url
+
+# engine_options the factory derives itself -> the argument that sets them
+_OWNED_OPTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        "pool_size": "pool=PoolConfig(size=...)",
+        "max_overflow": "pool=PoolConfig(max_overflow=...)",
+        "pool_timeout": "pool=PoolConfig(timeout=...)",
+        "pool_recycle": "pool=PoolConfig(recycle=...)",
+        "pool_pre_ping": "pool=PoolConfig(pre_ping=...)",
+        "poolclass": "pool=PoolConfig(...) (the factory picks the pool class per backend)",
+        "pool": "pool=PoolConfig(...)",
+        "echo": "echo=...",
+        "hide_parameters": "hide_parameters=...",
+        "connect_args": "connect_args=...",
+        "creator": "connect_args=...",
+        "async_creator": "connect_args=...",
+    }
+)
+# the module each driver imports, where it differs from the driver's name
+_DRIVER_MODULES: Mapping[str, str] = MappingProxyType({"pysqlite": "sqlite3"})
 
 
 class PoolConfig(BaseModel):
@@ -34,7 +58,7 @@ class PoolConfig(BaseModel):
     adaptations some backends need.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config: ClassVar[ConfigDict] = ConfigDict(frozen=True, extra="forbid")
 
     size: Annotated[int, Field(ge=1, strict=True)] = 5
     max_overflow: Annotated[int, Field(ge=0, strict=True)] = 10
@@ -67,9 +91,25 @@ class EngineFactory:
     Bound parameters are hidden from logs and error messages unless
     ``hide_parameters=False`` (for development); so are the values the server quotes
     in its messages, in every exception a repository error chains.
+
+    What the factory does not model goes through ``connect_args`` (keyword arguments
+    of the driver's connect call: asyncpg ``server_settings``, ``command_timeout``...)
+    and ``engine_options`` (keyword arguments of ``create_async_engine``:
+    ``isolation_level``, ``execution_options``...); both also reach the sync twin,
+    whose driver may take other arguments (psycopg for asyncpg). An engine option the
+    factory derives itself (``pool_size``, ``poolclass``, ``echo``...) raises
+    ``ValueError`` naming the argument to use instead. Neither is shown by ``repr()``.
     """
 
-    __slots__ = ("_backend", "_echo", "_hide_parameters", "_pool", "_url")
+    __slots__ = (
+        "_backend",
+        "_connect_args",
+        "_echo",
+        "_engine_options",
+        "_hide_parameters",
+        "_pool",
+        "_url",
+    )
 
     def __init__(
         self,
@@ -78,13 +118,41 @@ class EngineFactory:
         pool: PoolConfig | None = None,
         echo: bool = False,
         hide_parameters: bool = True,
+        connect_args: Mapping[str, Any] | None = None,
+        engine_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self._url, self._backend = _parse_url(url)
+        self._url, self._backend = parse_url(url)
         if pool is not None and not isinstance(pool, PoolConfig):
             raise TypeError(f"pool must be a PoolConfig, not {type(pool).__name__}")
         self._pool = pool if pool is not None else PoolConfig()
         self._echo = echo
         self._hide_parameters = hide_parameters
+        self._connect_args = MappingProxyType(dict(_mapping("connect_args", connect_args)))
+        options = dict(_mapping("engine_options", engine_options))
+        for key in options:
+            if key in _OWNED_OPTIONS:
+                raise ValueError(
+                    f"engine_options[{key!r}] is set by the factory; "
+                    f"use {_OWNED_OPTIONS[key]} instead"
+                )
+        self._engine_options = MappingProxyType(options)
+
+    @classmethod
+    def from_settings(cls, settings: DatabaseSettings | None = None) -> EngineFactory:
+        """A factory from :class:`DatabaseSettings` (``DatabaseSettings()`` when omitted:
+        the environment and ``.env``); its ``pool`` is the settings' ``PoolConfig``."""
+        if settings is None:
+            settings = DatabaseSettings()
+        elif not isinstance(settings, DatabaseSettings):
+            raise TypeError(f"settings must be DatabaseSettings, not {type(settings).__name__}")
+        pool = PoolConfig(
+            size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            timeout=settings.pool_timeout,
+            recycle=settings.pool_recycle,
+            pre_ping=settings.pool_pre_ping,
+        )
+        return cls(settings.url.get_secret_value(), pool=pool, echo=settings.echo)
 
     @property
     def url(self) -> URL:
@@ -112,22 +180,51 @@ class EngineFactory:
         Opens no connection. Raises ``ModuleNotFoundError`` naming the extra to install
         when the URL's driver is missing.
         """
-        driver = self._url.get_driver_name()
-        if importlib.util.find_spec(driver) is None:
-            extra = self._backend.drivers[driver]
-            raise ModuleNotFoundError(
-                f"the {driver} driver is not installed: pip install 'sqla-repo[{extra}]'",
-                name=driver,
-            )
-        setup = self._backend.setup(self._url, self._pool)
+        self._require(self._url.get_driver_name())
+        setup = self._backend.setup(self._url, EngineRequest(self._pool, self._connect_args))
         engine = create_async_engine(
             self._backend.prepare_url(self._url),
             echo=self._echo,
             hide_parameters=self._hide_parameters,
+            **self._engine_options,
             **setup.options,
         )
         setup.install(engine.sync_engine)
         return engine
+
+    def create_engine(self) -> sqlalchemy.Engine:
+        """The synchronous twin: a new :class:`sqlalchemy.Engine` on the same database.
+
+        Drivers: asyncpg and psycopg -> psycopg, aiomysql -> pymysql, aiosqlite -> the
+        standard ``sqlite3``. The same pool settings, backend adaptations and connection
+        set-up as :meth:`create_async_engine`. An in-memory SQLite database cannot be
+        shared with another engine: the twin gets one of its own, shared by all of its
+        connections. Opens no connection; the caller disposes the engine.
+        """
+        async_driver = self._url.get_driver_name()
+        driver = self._backend.sync_drivers[async_driver]
+        self._require(driver, extra=self._backend.drivers[async_driver])
+        url = self._url.set(drivername=f"{self._url.get_backend_name()}+{driver}")
+        request = EngineRequest(self._pool, self._connect_args, synchronous=True)
+        setup = self._backend.setup(url, request)
+        engine = sqlalchemy.create_engine(
+            self._backend.prepare_url(url),
+            echo=self._echo,
+            hide_parameters=self._hide_parameters,
+            **self._engine_options,
+            **setup.options,
+        )
+        setup.install(engine)
+        return engine
+
+    def _require(self, driver: str, *, extra: str | None = None) -> None:
+        module = _DRIVER_MODULES.get(driver, driver)
+        if importlib.util.find_spec(module) is None:
+            extra = extra or self._backend.drivers[driver]
+            raise ModuleNotFoundError(
+                f"the {driver} driver is not installed: pip install 'sqla-repo[{extra}]'",
+                name=module,
+            )
 
     def create_sessionmaker(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
         """An ``async_sessionmaker`` over ``engine`` with ``expire_on_commit=False``.
@@ -137,32 +234,11 @@ class EngineFactory:
         return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=GuardedSession)
 
 
-def _parse_url(url: str | URL) -> tuple[URL, Backend]:
-    supported = ", ".join(SUPPORTED_URLS)
-    if isinstance(url, URL):
-        parsed = url
-    elif isinstance(url, str):
-        try:
-            parsed = make_url(url)
-        except (exc.ArgumentError, ValueError):
-            # never echo the input: it may hold a password
-            raise ValueError(
-                f"not a database URL; expected 'backend+driver://...' with one of: {supported}"
-            ) from None
-    else:
-        raise TypeError(f"url must be a str or sqlalchemy.engine.URL, not {type(url).__name__}")
-    shown = parsed.render_as_string(hide_password=True)
-    name, _, driver = parsed.drivername.partition("+")
-    backend = find_backend(name)
-    if backend is None:
-        raise ValueError(
-            f"unsupported database URL {shown!r}: unknown backend {name!r}; "
-            f"supported async backends+drivers: {supported}"
-        )
-    if driver not in backend.drivers:
-        problem = f"driver {driver!r} has no asyncio support" if driver else "no async driver given"
-        raise ValueError(
-            f"unsupported database URL {shown!r}: {problem}; "
-            f"supported async backends+drivers: {supported}"
-        )
-    return parsed, backend
+def _mapping(name: str, value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a mapping, not {type(value).__name__}")
+    if not all(isinstance(key, str) for key in value):
+        raise TypeError(f"{name} must have str keys")
+    return value

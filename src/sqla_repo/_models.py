@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import ClassVar
 
 from sqlalchemy import BigInteger, Integer, MetaData, String
 from sqlalchemy.ext.asyncio import AsyncAttrs
@@ -32,7 +33,7 @@ class Base(AsyncAttrs, DeclarativeBase):
     relationship that was not loaded, without implicit IO.
     """
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    metadata: ClassVar[MetaData] = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 # BIGINT where the backend has it; SQLite's rowid alias must be exactly "INTEGER PRIMARY KEY".
