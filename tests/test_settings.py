@@ -178,7 +178,7 @@ def test_url_is_secret_in_repr_str_and_dumps() -> None:
 def test_settings_are_frozen() -> None:
     settings = DatabaseSettings(url="sqlite+aiosqlite://")
     with pytest.raises(pydantic.ValidationError):
-        settings.pool_size = 3  # type: ignore[misc]
+        settings.pool_size = 3
 
 
 def test_from_settings_maps_every_field() -> None:

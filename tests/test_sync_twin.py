@@ -62,6 +62,7 @@ def test_given_options_are_copied() -> None:
     given["poolclass"] = QueuePool  # a change afterwards cannot sneak an owned key in
     engine = factory.create_engine()
     try:
+        assert isinstance(engine.pool, QueuePool)
         assert engine.pool.size() == 1
     finally:
         engine.dispose()
@@ -157,9 +158,10 @@ async def test_twin_has_the_same_pool_and_set_up(db_url: URL, backend: str) -> N
     try:
         pool, twin_pool = engine.sync_engine.pool, twin.pool
         assert isinstance(twin_pool, QueuePool)
+        assert isinstance(pool, QueuePool)
         assert twin_pool.size() == pool.size()
-        assert twin_pool._max_overflow == pool._max_overflow  # type: ignore[attr-defined]
-        assert twin_pool._timeout == pool._timeout  # type: ignore[attr-defined]
+        assert twin_pool._max_overflow == pool._max_overflow
+        assert twin_pool._timeout == pool._timeout
         assert twin_pool._recycle == pool._recycle
         assert twin_pool._pre_ping == pool._pre_ping
         if backend == "sqlite-memory":

@@ -7,6 +7,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Generic, cast
 from weakref import WeakKeyDictionary
 
+from pydantic import BaseModel
 from sqlalchemy import (
     Column,
     ColumnElement,
@@ -26,6 +27,7 @@ from typing_extensions import TypeVar
 
 from ._backends import Backend, find_backend
 from ._errors import InvalidFieldError
+from ._input import as_fields
 from ._ordering import OrderBy, SortKey, order_clauses, sort_keys
 from ._statements import Where, check_fields, check_where, primary_key_fields
 from ._translate import translate_errors
@@ -216,12 +218,14 @@ class RepositoryBase(Generic[ModelT, PkT]):
             with self.translate_errors():
                 await self._session.refresh(obj, attribute_names=expired)
 
-    def _instance(self, obj_or_mapping: ModelT | Mapping[str, Any]) -> ModelT:
-        """The instance given, or one built from a mapping of field names (checked to be
-        fields its constructor takes); its values are not checked here."""
+    def _instance(self, obj_or_mapping: ModelT | Mapping[str, Any] | BaseModel) -> ModelT:
+        """The instance given, or one built from a mapping of field names or a pydantic
+        model (checked to be fields its constructor takes); its values are not checked
+        here."""
         model = self.model
         if isinstance(obj_or_mapping, model):
             return obj_or_mapping
+        obj_or_mapping = as_fields(obj_or_mapping, model)  # type: ignore[assignment]
         if isinstance(obj_or_mapping, Mapping):
             accepted = _constructor_fields.setdefault(self._mapper, set())
             fields = frozenset(obj_or_mapping)
@@ -231,7 +235,7 @@ class RepositoryBase(Generic[ModelT, PkT]):
                 accepted.add(fields)
             return cast("Callable[..., ModelT]", model)(**obj_or_mapping)
         raise TypeError(
-            f"expected a {model.__name__} or a mapping of its fields, "
+            f"expected a {model.__name__}, a mapping of its fields or a pydantic model, "
             f"not {type(obj_or_mapping).__name__}"
         )
 

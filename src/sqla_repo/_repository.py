@@ -7,12 +7,14 @@ import typing
 from collections.abc import Mapping
 from typing import Any, ClassVar, cast
 
+from pydantic import BaseModel
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, RelationshipProperty
 
 from ._base import ModelT, Options, PkT
 from ._errors import NotFoundError
+from ._input import as_changes
 from ._key_writes import key_write_plan, statement_allowed
 from ._loading import guard_lazy_loads
 from ._locking import ForUpdate, with_lock
@@ -150,8 +152,9 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
             # joined eager loads of collections repeat rows; only options can add them
             return builtins.list(result.unique().all() if options else result.all())
 
-    async def create(self, obj_or_mapping: ModelT | Mapping[str, Any], /) -> ModelT:
-        """Add a model instance, or one built from a mapping of field names, and flush.
+    async def create(self, obj_or_mapping: ModelT | Mapping[str, Any] | BaseModel, /) -> ModelT:
+        """Add a model instance, or one built from a mapping of field names or a pydantic
+        model (``model_dump()``: every field, defaults included), and flush.
 
         The returned object has its primary key and server defaults loaded (one more
         SELECT only where the backend cannot return them with the INSERT). Unknown
@@ -167,11 +170,14 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
         return obj
 
     async def update(
-        self, pk: PkT, changes: Mapping[str, Any] | None = None, /, **fields: Any
+        self, pk: PkT, changes: Mapping[str, Any] | BaseModel | None = None, /, **fields: Any
     ) -> ModelT:
         """Set fields of the object with primary key ``pk`` and flush; return it.
 
-        ``changes`` and ``fields`` are merged (``fields`` win); a value may be a SQL
+        ``changes`` and ``fields`` are merged (``fields`` win). A pydantic model as
+        ``changes`` is a PATCH: it gives the fields that were set
+        (``model_dump(exclude_unset=True)``), so an omitted field stays untouched and
+        an explicit ``None`` writes NULL. A value may be a SQL
         expression (``stock=Product.stock - 1``), loaded back after the flush, or
         related objects for a relationship (``tags=[...]``; a collection that was not
         loaded is loaded first). Unknown fields, any primary-key field and a value its
@@ -186,9 +192,11 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
         assigned or loaded eagerly) one SELECT unless held, then one UPDATE. Either
         way the returned object is the session's, fully loaded.
         """
+        changes = as_changes(changes)  # type: ignore[assignment]
         if changes is not None and not isinstance(changes, Mapping):
             raise TypeError(
-                f"changes must be a mapping of field names, not {type(changes).__name__}"
+                "changes must be a mapping of field names or a pydantic model, "
+                f"not {type(changes).__name__}"
             )
         values = {**(changes or {}), **fields}
         check_fields(self._mapper, values, primary_key_allowed=False)

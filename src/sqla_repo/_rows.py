@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.attributes import instance_state
 
 from ._errors import InvalidFieldError
+from ._input import as_fields
 from ._statements import check_fields, primary_key_fields
 from ._values import value_check
 
@@ -134,6 +135,7 @@ class RowBuilder:
         return True
 
     def _row(self, item: Any, *, check: bool) -> Row:
+        item = as_fields(item, self._mapper.class_)
         if self._plain and isinstance(item, Mapping):
             fields = frozenset(item)
             if fields not in self._checked:

@@ -11,6 +11,7 @@ import builtins
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, TypeVar, cast, overload
 
+from pydantic import BaseModel
 from sqlalchemy import Column, insert, select
 from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.orm.attributes import instance_state
@@ -37,18 +38,26 @@ class Writes(RepositoryBase[ModelT, PkT]):
 
     @overload
     async def create_many(
-        self, items: Iterable[ModelT | Mapping[str, Any]], /, *, returning: Literal[True] = True
+        self,
+        items: Iterable[ModelT | Mapping[str, Any] | BaseModel],
+        /,
+        *,
+        returning: Literal[True] = True,
     ) -> builtins.list[ModelT]: ...
     @overload
     async def create_many(
-        self, items: Iterable[ModelT | Mapping[str, Any]], /, *, returning: Literal[False]
+        self,
+        items: Iterable[ModelT | Mapping[str, Any] | BaseModel],
+        /,
+        *,
+        returning: Literal[False],
     ) -> int: ...
     @overload
     async def create_many(
-        self, items: Iterable[ModelT | Mapping[str, Any]], /, *, returning: bool
+        self, items: Iterable[ModelT | Mapping[str, Any] | BaseModel], /, *, returning: bool
     ) -> builtins.list[ModelT] | int: ...
     async def create_many(
-        self, items: Iterable[ModelT | Mapping[str, Any]], /, *, returning: bool = True
+        self, items: Iterable[ModelT | Mapping[str, Any] | BaseModel], /, *, returning: bool = True
     ) -> builtins.list[ModelT] | int:
         """Insert model instances or mappings in batched multi-row INSERTs; return them stored.
 
@@ -96,7 +105,7 @@ class Writes(RepositoryBase[ModelT, PkT]):
 
     async def upsert(
         self,
-        item: ModelT | Mapping[str, Any],
+        item: ModelT | Mapping[str, Any] | BaseModel,
         /,
         *,
         on: Sequence[FieldName] | FieldName | None = None,
@@ -118,7 +127,7 @@ class Writes(RepositoryBase[ModelT, PkT]):
 
     async def upsert_many(
         self,
-        items: Iterable[ModelT | Mapping[str, Any]],
+        items: Iterable[ModelT | Mapping[str, Any] | BaseModel],
         /,
         *,
         on: Sequence[FieldName] | FieldName | None = None,
@@ -247,7 +256,7 @@ class Writes(RepositoryBase[ModelT, PkT]):
         return row.obj
 
     async def _load_rows(
-        self, builder: RowBuilder, items: Iterable[ModelT | Mapping[str, Any]]
+        self, builder: RowBuilder, items: Iterable[ModelT | Mapping[str, Any] | BaseModel]
     ) -> int:
         """Write ``items`` without reading them back; the number written."""
         given = items if isinstance(items, builtins.list) else builtins.list(items)
