@@ -306,7 +306,7 @@ async def test_failed_authentication_is_a_repository_error_without_the_password(
     elif db_url.get_driver_name() == "asyncpg":
         assert str(err) == 'database error: role "sqla_repo_nobody" does not exist (code 28000)'
     else:
-        assert str(err).endswith('FATAL:  role "sqla_repo_nobody" does not exist')
+        assert str(err).endswith('FATAL:  role "sqla_repo_nobody" does not exist (code 28000)')
     assert SECRET not in everything_shown(err)
 
 

@@ -104,6 +104,13 @@ class Backend:
     bulk_load: BulkLoad | None = None
     """Writes rows without reading them back faster than an executemany INSERT (COPY);
     returns ``False``, having sent nothing, where it cannot."""
+    server_version_sql: str = "SELECT VERSION()"
+    """Returns the server's version string, verbatim (``sqla-repo check``)."""
+    foreign_keys_sql: str | None = None
+    """Returns whether the connection enforces foreign keys; ``None``: it always does."""
+    connect_failures: Mapping[ErrorCode, str] = field(default_factory=dict)
+    """Error code (or its family) of a failed connection attempt -> ``"auth"`` or
+    ``"unreachable"`` (``sqla-repo check``'s reasons)."""
 
     def classify(self, orig: BaseException) -> type[RepositoryError] | None:
         """The error class for a driver exception, read from its code; ``None`` if unknown."""
@@ -129,6 +136,22 @@ def _as_ordered(expression: ColumnElement[Any]) -> KeysetTerms:
 
 # libpq prefixes an error the server sent with its severity ("FATAL:  ...").
 _LIBPQ_SERVER_ERROR = re.compile(r"\b(?:FATAL|ERROR|PANIC):  ")
+# ... and the server's refusals of a login, which libpq passes on without their SQLSTATE
+_LIBPQ_LOGIN_REFUSED = re.compile(
+    r"FATAL:  (?:.*authentication failed|no pg_hba\.conf entry|role \".*\" does not exist"
+    r"|role \".*\" is not permitted to log in)|fe_sendauth: no password supplied"
+)
+
+
+def libpq_connect_failure(orig: BaseException) -> ErrorCode | None:
+    """The SQLSTATE libpq leaves out of a failed connection attempt, from its message:
+    a refused login (``28000``), no server answering (``08001``), else ``None``."""
+    message = str(orig.args[0]) if orig.args else ""
+    if _LIBPQ_LOGIN_REFUSED.search(message):
+        return "28000"  # invalid_authorization_specification
+    if not _LIBPQ_SERVER_ERROR.search(message):
+        return "08001"  # sqlclient_unable_to_establish_sqlconnection
+    return None
 
 
 def _pg_code(orig: BaseException) -> ErrorCode | None:
@@ -138,10 +161,8 @@ def _pg_code(orig: BaseException) -> ErrorCode | None:
     # psycopg: libpq reports no SQLSTATE when a connection attempt fails (psycopg
     # keeps the failed connection on the error). No server answered, unless libpq
     # quotes the server's own error: sqlclient_unable_to_establish_sqlconnection.
-    if getattr(orig, "pgconn", None) is not None and not _LIBPQ_SERVER_ERROR.search(
-        str(orig.args[0]) if orig.args else ""
-    ):
-        return "08001"
+    if getattr(orig, "pgconn", None) is not None:
+        return libpq_connect_failure(orig)
     # asyncpg checks a value against its parameter's type itself (its DataError, a
     # ValueError without SQLSTATE), where psycopg lets the server refuse it (22P02...).
     if isinstance(orig.__cause__, ValueError) and getattr(orig.__cause__, "sqlstate", None) is None:
@@ -218,6 +239,8 @@ POSTGRESQL = Backend(
     nulls_keyword=True,
     transaction_setup=postgresql_transaction,
     bulk_load=copy_rows,
+    server_version_sql="SHOW server_version",
+    connect_failures={"28": "auth", "08": "unreachable"},  # SQLSTATE classes
 )
 
 
@@ -317,6 +340,17 @@ MYSQL = Backend(
     keyset_terms=_mysql_keyset_terms,
     nulls_keyword=False,
     transaction_setup=mysql_transaction,
+    foreign_keys_sql="SELECT @@foreign_key_checks",
+    connect_failures={
+        1044: "auth",  # ER_DBACCESS_DENIED_ERROR
+        1045: "auth",  # ER_ACCESS_DENIED_ERROR: wrong user or password
+        1698: "auth",  # ER_ACCESS_DENIED_NO_PASSWORD_ERROR
+        2002: "unreachable",  # no socket
+        2003: "unreachable",  # cannot connect (refused, unknown host)
+        2005: "unreachable",  # unknown host
+        2006: "unreachable",  # server has gone away
+        2013: "unreachable",  # lost connection
+    },
 )
 
 
@@ -372,6 +406,9 @@ SQLITE = Backend(
     keyset_terms=_as_ordered,
     nulls_keyword=True,
     transaction_setup=sqlite_transaction,
+    server_version_sql="SELECT sqlite_version()",
+    foreign_keys_sql="PRAGMA foreign_keys",
+    connect_failures={14: "unreachable"},  # SQLITE_CANTOPEN
 )
 
 

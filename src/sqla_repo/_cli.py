@@ -1,11 +1,18 @@
-"""The ``sqla-repo`` command line: ``demo``, a CRUD walk-through on any backend."""
+"""The ``sqla-repo`` command line.
+
+- ``demo``: a CRUD walk-through on any backend;
+- ``check``: connect once and report the database's facts (:mod:`sqla_repo._check`);
+- ``init-migrations``: write an Alembic set-up (:mod:`sqla_repo._migrations`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 from urllib.parse import unquote
 
 from sqlalchemy import delete
@@ -21,9 +28,20 @@ DEFAULT_DEMO_URL = "sqlite+aiosqlite:///:memory:"
 _DEMO_EMAIL = "ada@demo.sqla-repo.invalid"
 
 
+# the password of a URL: ``scheme://user:PASSWORD@host``
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad command line (exit 2) without the password of a URL it quotes."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(_URL_PASSWORD.sub(r"\1***@", message))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="sqla-repo", description=__doc__)
+    parser = _Parser(prog="sqla-repo", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
         "demo", help="walk through create, get, list, update, conflict and delete"
@@ -33,9 +51,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_DEMO_URL,
         help=f"database URL (default: embedded SQLite, {DEFAULT_DEMO_URL})",
     )
+    check = commands.add_parser(
+        "check",
+        help="connect once and report the server, pool and backend facts",
+        description=(
+            "Build the engine factory from DATABASE_URL and the DATABASE_POOL_* variables "
+            "(environment, then ./.env), connect once and report. Exit status: 0 connected, "
+            "1 failed (reason: config, unreachable, auth or error), 2 bad command line."
+        ),
+    )
+    check.add_argument(
+        "--url", help="database URL replacing DATABASE_URL (DATABASE_POOL_* still apply)"
+    )
+    check.add_argument(
+        "--json", action="store_true", dest="as_json", help="print one JSON object on stdout"
+    )
+    migrations = commands.add_parser(
+        "init-migrations",
+        help="write ./alembic.ini and a migrations directory whose env.py uses sqla_repo",
+    )
+    migrations.add_argument(
+        "directory",
+        metavar="DIR",
+        nargs="?",
+        default="migrations",
+        help="the migrations directory (default: migrations)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "check":
+        from ._check import run_check
+
+        return run_check(args.url, as_json=args.as_json)
+    if args.command == "init-migrations":
+        try:
+            from ._migrations import init_migrations
+        except ModuleNotFoundError as err:
+            if (err.name or "").partition(".")[0] != "alembic":
+                raise
+            print(
+                "sqla-repo init-migrations: alembic is not installed: "
+                "pip install 'sqla-repo[alembic]'",
+                file=sys.stderr,
+            )
+            return 1
+        return init_migrations(args.directory)
+    return _demo(parser, args.url)
+
+
+def _demo(parser: argparse.ArgumentParser, url: str) -> int:
     try:
-        factory = EngineFactory(args.url)
+        factory = EngineFactory(url)
     except ValueError as err:
         parser.error(str(err))
     try:

@@ -24,6 +24,8 @@ Returning = Sequence[Column[Any]]
 class ConflictStatements:
     """How one SQL dialect family writes a row that may already exist."""
 
+    clause: str
+    """The SQL clause of its native upsert, as people name it."""
     upsert: Callable[[Table, ConflictTarget, Sequence[str], Returning, str | None], Insert]
     """Insert, or update the given column keys of the row the target matches; RETURNING it.
     The last argument names a version column the update increments (optimistic locking)."""
@@ -94,11 +96,13 @@ def _on_conflict_insert_if_absent(
 
 
 ON_CONFLICT_POSTGRESQL = ConflictStatements(
+    clause="ON CONFLICT",
     upsert=_on_conflict_upsert(postgresql.insert, "postgresql"),
     insert_if_absent=_on_conflict_insert_if_absent(postgresql.insert, "postgresql"),
     reports_existing=False,
 )
 ON_CONFLICT_SQLITE = ConflictStatements(
+    clause="ON CONFLICT",
     upsert=_on_conflict_upsert(sqlite.insert, "sqlite"),
     insert_if_absent=_on_conflict_insert_if_absent(sqlite.insert, "sqlite"),
     reports_existing=False,
@@ -155,6 +159,7 @@ def _duplicate_key_insert_if_absent(
 
 
 ON_DUPLICATE_KEY = ConflictStatements(
+    clause="ON DUPLICATE KEY UPDATE",
     upsert=_duplicate_key_upsert,
     insert_if_absent=_duplicate_key_insert_if_absent,
     reports_existing=True,
