@@ -1,0 +1,1 @@
+"""Applications built on sqla_repo, tested end to end with the package."""
