@@ -728,8 +728,23 @@ def _shared(config: Config, action: str) -> Any:
     return run
 
 
+@pytest.fixture
+def users_only() -> Iterator[None]:
+    """``Base.metadata`` as a new project's: ``users`` alone. Other test modules map
+    models of their own onto ``sqla_repo.Base``; an in-process ``alembic check`` would
+    see them as pending tables. They are put back afterwards."""
+    others = [table for name, table in Base.metadata.tables.items() if name != "users"]
+    for table in others:
+        Base.metadata.remove(table)
+    try:
+        yield
+    finally:
+        for table in others:
+            Base.metadata._add_table(table.name, table.schema, table)
+
+
 async def test_in_memory_database_through_the_shared_connection(
-    project: Path, no_settings: None
+    project: Path, no_settings: None, users_only: None
 ) -> None:
     engine = EngineFactory("sqlite+aiosqlite:///:memory:").create_async_engine()
     config = _config(project)  # no URL anywhere: the connection is the database

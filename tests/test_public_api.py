@@ -9,6 +9,7 @@ import sqla_repo
 
 PUBLIC = [
     "Base",
+    "BigIntPrimaryKeyMixin",
     "CheckViolationError",
     "CommitOutcomeUnknownError",
     "ConflictError",
@@ -34,13 +35,18 @@ PUBLIC = [
     "Repository",
     "RepositoryError",
     "SerializationError",
+    "SoftDeleteMixin",
     "StaleDataError",
     "StatementTimeoutError",
+    "TimestampMixin",
+    "UTCDateTime",
+    "UUIDv7PrimaryKeyMixin",
     "User",
     "UserRepository",
     "VersionedMixin",
     "run_in_transaction",
     "unit_of_work",
+    "uuid7",
 ]
 
 

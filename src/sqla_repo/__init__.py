@@ -22,6 +22,7 @@ from ._errors import (
     StaleDataError,
     StatementTimeoutError,
 )
+from ._keys import BigIntPrimaryKeyMixin, UUIDv7PrimaryKeyMixin, uuid7
 from ._locking import ForUpdate
 from ._mixins import VersionedMixin
 from ._models import NAMING_CONVENTION, Base, User
@@ -29,10 +30,16 @@ from ._ordering import OrderBy
 from ._pagination import CursorPage, Page
 from ._repository import Repository, UserRepository
 from ._settings import DatabaseSettings
+from ._soft_delete import SoftDeleteMixin
+from ._timestamps import TimestampMixin, UTCDateTime
 from ._transactions import IsolationLevel, run_in_transaction, unit_of_work
+
+# Where migration tools (Alembic's autogenerate) render the type: the public name.
+UTCDateTime.__module__ = __name__
 
 __all__ = [
     "Base",
+    "BigIntPrimaryKeyMixin",
     "CheckViolationError",
     "CommitOutcomeUnknownError",
     "ConflictError",
@@ -58,11 +65,16 @@ __all__ = [
     "Repository",
     "RepositoryError",
     "SerializationError",
+    "SoftDeleteMixin",
     "StaleDataError",
     "StatementTimeoutError",
+    "TimestampMixin",
+    "UTCDateTime",
+    "UUIDv7PrimaryKeyMixin",
     "User",
     "UserRepository",
     "VersionedMixin",
     "run_in_transaction",
     "unit_of_work",
+    "uuid7",
 ]

@@ -8,7 +8,9 @@ the unit of work something to diff. Here the row is written in one statement:
 - ``update``: ``UPDATE ... WHERE key RETURNING every column`` where the backend
   has UPDATE RETURNING, the returned row becoming the session's object exactly as
   a read would (persistent, loaded, nothing pending);
-- ``delete``: ``DELETE ... WHERE key``, the row count deciding ``NotFoundError``.
+- ``delete``: ``DELETE ... WHERE key``, the row count deciding ``NotFoundError``
+  (for a soft-delete model ``UPDATE ... SET deleted_at WHERE key AND deleted_at IS
+  NULL``, see :meth:`KeyWritePlan.mark`; ``update`` also requires a live row).
 
 Whenever the ORM would do more than write that one row, the caller takes the
 unit-of-work path instead: the object is already in the session; the model spans
@@ -32,6 +34,8 @@ from sqlalchemy.orm import Mapper, RelationshipDirection, Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.roles import ExpressionElementRole
 
+from ._soft_delete import soft_delete_of
+
 _EXPRESSIONS = (ClauseElement, ExpressionElementRole)
 """Values written as SQL (an ORM attribute or expression), not as parameters."""
 _EAGER = frozenset({"selectin", "joined", "subquery", "immediate"})
@@ -54,6 +58,9 @@ class KeyWritePlan:
     version: str | None
     """The version column's attribute, incremented by the UPDATE (``None``: none, or
     the server increments it)."""
+    deleted_at: Column[Any] | None = None
+    """A soft-delete model's ``deleted_at``: updates and marks require it NULL."""
+    _mark: Any = None
     _updates: dict[frozenset[str], tuple[Any, dict[str, str]]] = field(default_factory=dict)
     _delete: Any = None
 
@@ -93,18 +100,36 @@ class KeyWritePlan:
             self._delete = delete(self.table).where(self._key_clause())
         return self._delete, self._key_params(key)
 
+    def mark(self, key: tuple[Any, ...], when: Any) -> tuple[Any, dict[str, Any]]:
+        """``UPDATE ... SET deleted_at = when WHERE key AND deleted_at IS NULL`` and its
+        parameters (a soft delete; the version incremented, ``onupdate`` columns set)."""
+        deleted_at = self.deleted_at
+        if deleted_at is None:
+            raise TypeError("mark() needs a soft-delete model")
+        if self._mark is None:
+            assigned: dict[Any, Any] = {
+                deleted_at: bindparam("sqla_repo_deleted_at", type_=deleted_at.type)
+            }
+            if self.version is not None:
+                version = self.columns[self.version]
+                assigned[version] = version + 1
+            self._mark = (
+                update(self.table).where(self._key_clause(), deleted_at.is_(None)).values(assigned)
+            )
+        params = self._key_params(key)
+        params["sqla_repo_deleted_at"] = when
+        return self._mark, params
+
     def _update_statement(self, values: dict[str, Any]) -> Any:
         columns = self.columns
         assigned: dict[Any, Any] = {columns[name]: value for name, value in values.items()}
         if self.version is not None:
             version = columns[self.version]
             assigned.setdefault(version, version + 1)
-        return (
-            update(self.table)
-            .where(self._key_clause())
-            .values(assigned)
-            .returning(*columns.values())
-        )
+        where = self._key_clause()
+        if self.deleted_at is not None:
+            where = and_(where, self.deleted_at.is_(None))
+        return update(self.table).where(where).values(assigned).returning(*columns.values())
 
     def _key_clause(self) -> ColumnElement[bool]:
         return and_(
@@ -177,6 +202,7 @@ def _plan(mapper: Mapper[Any]) -> KeyWritePlan:
     validated = bool(mapper.validators)
     updatable = single and plain and not eager and default_versions and not validated
     deletable = single and all(_ignores_delete(rel) for rel in relationships)
+    soft = soft_delete_of(mapper)
     return KeyWritePlan(
         table=cast("Table", table),
         keys=tuple(mapper.primary_key),
@@ -184,6 +210,7 @@ def _plan(mapper: Mapper[Any]) -> KeyWritePlan:
         deletable=deletable,
         columns=columns,
         version=version,
+        deleted_at=soft.column if soft is not None and soft.column.table is table else None,
     )
 
 

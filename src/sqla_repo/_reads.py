@@ -30,17 +30,30 @@ from ._ordering import (
     sort_keys,
 )
 from ._pagination import CursorPage, Page
+from ._soft_delete import NO_SOFT_DELETE, SoftPlan
 from ._statements import MAX_BATCH, MAX_WINDOW, Where, check_positive, check_where, check_window
 
-_key_pages: WeakKeyDictionary[Any, dict[tuple[str, bool], Select[Any]]] = WeakKeyDictionary()
+_key_pages: WeakKeyDictionary[Any, dict[tuple[str, bool, bool], Select[Any]]] = WeakKeyDictionary()
 """``paginate`` statements by primary key with no condition, per mapper."""
 
 
 class Reads(RepositoryBase[ModelT, PkT]):
-    """``get_many``, ``count``, ``exists``, ``page``, ``paginate`` and ``stream``."""
+    """``get_many``, ``count``, ``exists``, ``page``, ``paginate`` and ``stream``.
+
+    Each leaves out the rows of a :class:`~sqla_repo.SoftDeleteMixin` model that are
+    marked deleted (and marked rows its ``options`` load), unless
+    ``include_deleted=True``; on other models that keyword changes nothing.
+    """
+
+    _soft_plan: SoftPlan = NO_SOFT_DELETE
 
     async def get_many(
-        self, pks: Iterable[PkT], /, *, options: Options | None = None
+        self,
+        pks: Iterable[PkT],
+        /,
+        *,
+        options: Options | None = None,
+        include_deleted: bool = False,
     ) -> dict[PkT, ModelT]:
         """The objects whose primary keys are in ``pks``, keyed by primary key.
 
@@ -58,8 +71,8 @@ class Reads(RepositoryBase[ModelT, PkT]):
         if wanted:
             await self._flush()  # the identity map must not offer an object now deleted
         found: dict[tuple[Any, ...], ModelT] = {}
-        missing = wanted if options else self._from_identity_map(wanted, found)
-        for obj in await self._by_keys(missing, options) if missing else ():
+        missing = wanted if options else self._from_identity_map(wanted, found, include_deleted)
+        for obj in await self._live_by_keys(missing, options, include_deleted) if missing else ():
             found[inspect(obj).identity or ()] = obj
         ordered = {key: found.pop(key) for key in wanted if key in found}
         ordered.update(found)  # keys the database matched in another spelling
@@ -67,19 +80,24 @@ class Reads(RepositoryBase[ModelT, PkT]):
         by_key = {(key[0] if single else key): obj for key, obj in ordered.items()}
         return cast("dict[PkT, ModelT]", by_key)
 
-    async def count(self, *where: Where) -> int:
+    async def count(self, *where: Where, include_deleted: bool = False) -> int:
         """How many rows match every ``where`` condition; one ``SELECT count(*)``."""
         check_where(self._mapper, where)
         statement = select(func.count()).select_from(self.model).where(*where)
+        if self._soft_plan is not NO_SOFT_DELETE:
+            statement = self._soft_plan.select(statement, None, include_deleted)
         with self.translate_errors():
             return int((await self._session.execute(statement)).scalar_one())
 
-    async def exists(self, *where: Where) -> bool:
+    async def exists(self, *where: Where, include_deleted: bool = False) -> bool:
         """Whether any row matches every ``where`` condition; one ``SELECT EXISTS``.
 
         Never counts: the database stops at the first matching row.
         """
         check_where(self._mapper, where)
+        own = self._soft_plan.own
+        if own is not None and not include_deleted:
+            where = (*where, own.live)
         statement = select(exists().select_from(self.model).where(*where))
         with self.translate_errors():
             found = (await self._session.execute(statement)).scalar_one()
@@ -92,6 +110,7 @@ class Reads(RepositoryBase[ModelT, PkT]):
         limit: int = 50,
         offset: int = 0,
         options: Options | None = None,
+        include_deleted: bool = False,
     ) -> Page[ModelT]:
         """One page of the matching objects, with ``total`` counting every match.
 
@@ -104,8 +123,11 @@ class Reads(RepositoryBase[ModelT, PkT]):
         check_window(limit, offset)
         if limit is None:
             raise InvalidFieldError(f"limit must be an integer in 0..{MAX_WINDOW}")
-        statement = self._select(where, options)
-        counted = select(func.count()).select_from(self.model).where(*where).correlate(None)
+        soft = self._soft_plan
+        statement = soft.select(self._select(where, options), options, include_deleted)
+        counted = soft.select(
+            select(func.count()).select_from(self.model).where(*where), None, include_deleted
+        ).correlate(None)
         statement = (
             statement.add_columns(counted.scalar_subquery())
             .order_by(*self._order(keys))
@@ -116,7 +138,11 @@ class Reads(RepositoryBase[ModelT, PkT]):
             rows = await self._rows(statement, options)
         if rows:
             return Page([row[0] for row in rows], int(rows[0][1]), limit, offset)
-        total = 0 if offset == 0 and limit > 0 else await self.count(*where)
+        total = (
+            0
+            if offset == 0 and limit > 0
+            else await self.count(*where, include_deleted=include_deleted)
+        )
         return Page([], total, limit, offset)
 
     async def paginate(
@@ -126,6 +152,7 @@ class Reads(RepositoryBase[ModelT, PkT]):
         limit: int = 50,
         after: str | None = None,
         options: Options | None = None,
+        include_deleted: bool = False,
     ) -> CursorPage[ModelT]:
         """One page of a keyset pagination: the ``limit`` objects that follow ``after``.
 
@@ -150,6 +177,7 @@ class Reads(RepositoryBase[ModelT, PkT]):
         signature = ordering_signature(self._mapper, keys)
         values = None if after is None else decode_cursor(signature, after, types)
         params: dict[str, object] = {}
+        soft = self._soft_plan
         if (
             order_by is None
             and not where
@@ -157,11 +185,13 @@ class Reads(RepositoryBase[ModelT, PkT]):
             and (values is None or None not in values)
         ):
             # by primary key, unfiltered: a statement built once, the values bound
-            statement = self._key_page_statement(keys, after=values is not None)
+            live = soft.own is not None and not include_deleted
+            statement = self._key_page_statement(keys, after=values is not None, live=live)
             params = {f"sqla_repo_after{i}": value for i, value in enumerate(values or ())}
             params["sqla_repo_limit"] = min(limit + 1, MAX_WINDOW)
         else:
-            statement = self._with_keys(self._select(where, options), keys)
+            statement = soft.select(self._select(where, options), options, include_deleted)
+            statement = self._with_keys(statement, keys)
             if values is not None:
                 statement = statement.where(self._after(keys, values))
             statement = statement.limit(min(limit + 1, MAX_WINDOW))
@@ -178,6 +208,7 @@ class Reads(RepositoryBase[ModelT, PkT]):
         order_by: OrderBy | None = None,
         batch_size: int = 1000,
         options: Options | None = None,
+        include_deleted: bool = False,
     ) -> AsyncGenerator[ModelT, None]:
         """The matching objects one by one, in bounded memory (``async for``, no ``await``).
 
@@ -191,7 +222,7 @@ class Reads(RepositoryBase[ModelT, PkT]):
         """
         keys = sort_keys(self._mapper, order_by)
         check_positive("batch_size", batch_size, maximum=MAX_BATCH)
-        statement = self._select(where, options)
+        statement = self._soft_plan.select(self._select(where, options), options, include_deleted)
         # Loader options may join collections, which no server-side cursor can stream
         # (rows of one object would straddle batches): those streams go by keyset too.
         batches = (
@@ -276,17 +307,21 @@ class Reads(RepositoryBase[ModelT, PkT]):
                 bound.append(None if value is None else literal(value, read.type))
         return after_clause(compared, bound, nulls_low=self._backend.nulls_low)
 
-    def _key_page_statement(self, keys: Sequence[SortKey], *, after: bool) -> Select[Any]:
-        """A page by primary key with no condition: built once per model, backend and
-        whether a cursor is given, the cursor's values and the limit as parameters."""
+    def _key_page_statement(
+        self, keys: Sequence[SortKey], *, after: bool, live: bool
+    ) -> Select[Any]:
+        """A page by primary key with no condition (``live``: but leaving marked rows
+        out): built once per model, backend, whether a cursor is given and ``live``,
+        the cursor's values and the limit as parameters."""
         built = _key_pages.setdefault(self._mapper, {})
-        found = built.get((self._backend.name, after))
+        found = built.get((self._backend.name, after, live))
         if found is None:
-            statement = self._with_keys(self._select([]), keys)
+            statement = self._soft_plan.select(self._select([]), None, not live)
+            statement = self._with_keys(statement, keys)
             if after:
                 statement = statement.where(self._after(keys, [0] * len(keys), named=True))
             found = statement.limit(bindparam("sqla_repo_limit", type_=BigInteger()))
-            built[(self._backend.name, after)] = found
+            built[(self._backend.name, after, live)] = found
         return found
 
     def _key_types(self, keys: Sequence[SortKey]) -> list[type | None]:
@@ -294,19 +329,45 @@ class Reads(RepositoryBase[ModelT, PkT]):
         return [_python_type(self._backend.keyset_terms(key.expression)[0]) for key in keys]
 
     def _from_identity_map(
-        self, wanted: Sequence[tuple[Any, ...]], found: dict[tuple[Any, ...], ModelT]
+        self,
+        wanted: Sequence[tuple[Any, ...]],
+        found: dict[tuple[Any, ...], ModelT],
+        include_deleted: bool,
     ) -> list[tuple[Any, ...]]:
-        """Fill ``found`` from the identity map; return the keys it does not hold loaded."""
+        """Fill ``found`` from the identity map; return the keys it does not hold loaded
+        (a held object marked deleted is neither, unless ``include_deleted``)."""
         identity_map = self._session.identity_map
+        own = None if include_deleted else self._soft_plan.own
         missing = []
         for key in wanted:
             obj = identity_map.get(self._mapper.identity_key_from_primary_key(key))
             state = inspect(obj) if obj is not None else None
             if state is not None and not state.expired_attributes and not state.deleted:
-                found[key] = cast("ModelT", obj)
+                if own is None:
+                    found[key] = cast("ModelT", obj)
+                elif own.key not in state.dict:
+                    missing.append(key)
+                elif state.dict[own.key] is None:
+                    found[key] = cast("ModelT", obj)
             else:
                 missing.append(key)
         return missing
+
+    async def _live_by_keys(
+        self, keys: Sequence[tuple[Any, ...]], options: Options | None, include_deleted: bool
+    ) -> list[ModelT]:
+        """The objects with these primary keys (live ones only, unless
+        ``include_deleted``), in as few ``IN`` queries as the driver allows."""
+        soft = self._soft_plan
+        if include_deleted or (soft.own is None and (not options or soft.criteria is None)):
+            return await self._by_keys(keys, options)
+        found: list[ModelT] = []
+        for condition in self._key_batches(keys):
+            statement = soft.select(self._select([], options).where(condition), options, False)
+            with self.translate_errors():
+                result = await self._session.scalars(statement)
+                found.extend(result.unique() if options else result)
+        return found
 
 
 def _python_type(expression: ColumnElement[Any]) -> type | None:

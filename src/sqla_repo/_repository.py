@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, RelationshipProperty
+from sqlalchemy.orm.attributes import instance_state
 
 from ._base import ModelT, Options, PkT
 from ._errors import NotFoundError
@@ -22,6 +23,7 @@ from ._models import User
 from ._ordering import OrderBy
 from ._reads import Reads
 from ._set_writes import SetWrites
+from ._soft_delete import NO_SOFT_DELETE, SoftDelete, now, require_soft_delete, soft_plan
 from ._statements import Where, check_fields, check_window
 from ._writes import Writes
 
@@ -41,6 +43,10 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
     fails leaves the session needing ``rollback()``, as any failed flush does.
     Touching a relationship that no read loaded raises
     :class:`~sqla_repo.NotLoadedError` instead of SQLAlchemy's ``MissingGreenlet``.
+
+    Over a :class:`~sqla_repo.SoftDeleteMixin` model, ``delete`` and ``delete_where``
+    mark rows, every read leaves marked rows out unless ``include_deleted=True``, and
+    :meth:`restore` and :meth:`purge` clear the mark or delete for real.
     """
 
     _model_slot: ClassVar[object]  # the model class, or a TypeVar while still generic
@@ -78,10 +84,17 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
             )
         self._session = session
         self._mapper: Mapper[Any] = mapper
+        self._soft_plan = soft_plan(mapper)
         guard_lazy_loads(session)
 
     async def get(
-        self, pk: PkT, /, *, options: Options | None = None, for_update: ForUpdate = False
+        self,
+        pk: PkT,
+        /,
+        *,
+        options: Options | None = None,
+        for_update: ForUpdate = False,
+        include_deleted: bool = False,
     ) -> ModelT | None:
         """The object with primary key ``pk``, or ``None``.
 
@@ -89,6 +102,11 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
         ``options`` (``[selectinload(Post.tags)]``) it always reads, so what the
         options name is loaded also for an object the session already holds. A
         composite key is given as a tuple in primary-key column order.
+
+        For a :class:`~sqla_repo.SoftDeleteMixin` model a marked row is ``None`` (an
+        object the session holds marked, without SQL), as are marked rows among
+        those the options load; ``include_deleted=True`` returns them. On other models
+        ``include_deleted`` changes nothing.
 
         ``for_update=True`` always reads, with ``SELECT ... FOR UPDATE`` (the row stays
         locked until the transaction ends; the object is refreshed from the locked
@@ -99,17 +117,31 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
         if not options and not for_update:
             key = self._key_values(pk)
             with self.translate_errors():
-                return await self._session.get(self.model, key)
+                found = await self._session.get(self.model, key)
+            own = self._soft_plan.own
+            if own is None or found is None or include_deleted:
+                return found
+            return None if await self._is_marked(found, own) else found
         statement = self._select([], options).where(self._key_clause(pk))
+        statement = self._soft_plan.select(statement, options, include_deleted)
         statement = with_lock(statement, for_update)
         with self.translate_errors():
             return (await self._session.scalars(statement)).unique().one_or_none()
 
     async def get_one(
-        self, pk: PkT, /, *, options: Options | None = None, for_update: ForUpdate = False
+        self,
+        pk: PkT,
+        /,
+        *,
+        options: Options | None = None,
+        for_update: ForUpdate = False,
+        include_deleted: bool = False,
     ) -> ModelT:
-        """The object with primary key ``pk``; :class:`~sqla_repo.NotFoundError` if absent."""
-        found = await self.get(pk, options=options, for_update=for_update)
+        """The object with primary key ``pk``; :class:`~sqla_repo.NotFoundError` if absent
+        (or marked deleted, unless ``include_deleted=True``)."""
+        found = await self.get(
+            pk, options=options, for_update=for_update, include_deleted=include_deleted
+        )
         if found is None:
             raise NotFoundError(f"{self._mapper.class_.__name__} with primary key {pk!r} not found")
         return found
@@ -122,6 +154,7 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
         offset: int = 0,
         options: Options | None = None,
         for_update: ForUpdate = False,
+        include_deleted: bool = False,
     ) -> builtins.list[ModelT]:
         """Objects matching every ``where`` condition, in one SELECT.
 
@@ -138,10 +171,16 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
         or ``"skip_locked"``: leave out rows another transaction has locked, so
         concurrent ``list(..., for_update="skip_locked", limit=n)`` calls never claim
         the same row (a job queue). SQLite sends a plain SELECT.
+
+        Marked rows of a soft-delete model, and those the options load, are left out
+        unless ``include_deleted=True``.
         """
         clauses = self._order_by(order_by)
         check_window(limit, offset)
-        statement = self._select(where, options).order_by(*clauses)
+        statement = self._select(where, options)
+        if self._soft_plan is not NO_SOFT_DELETE:
+            statement = self._soft_plan.select(statement, options, include_deleted)
+        statement = statement.order_by(*clauses)
         if limit is not None:
             statement = statement.limit(limit)
         if offset:
@@ -223,6 +262,11 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
     async def delete(self, pk: PkT, /) -> None:
         """Delete the object with primary key ``pk`` and flush.
 
+        For a :class:`~sqla_repo.SoftDeleteMixin` model the row is marked instead
+        (``deleted_at`` set; one UPDATE, no DELETE) and an object the session holds
+        gets the mark too; a row already marked raises
+        :class:`~sqla_repo.NotFoundError`. :meth:`purge` deletes for real.
+
         A missing row raises :class:`~sqla_repo.NotFoundError`. Relationship cascades
         apply as mapped: for a one-to-many without a delete cascade SQLAlchemy sets the
         children's foreign keys to NULL (a :class:`~sqla_repo.NotNullViolationError` when
@@ -235,6 +279,41 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
         no delete or flush events), one DELETE is sent and its row count decides
         :class:`~sqla_repo.NotFoundError`.
         """
+        own = self._soft_plan.own
+        if own is not None:
+            await self._mark(pk, own)
+            return
+        await self._delete_row(pk, include_deleted=False)
+
+    async def restore(self, pk: PkT, /) -> ModelT:
+        """Clear the deletion mark of the row with primary key ``pk``; return its object.
+
+        A live row comes back unchanged (nothing is written, ``updated_at``
+        included). No row with that key raises :class:`~sqla_repo.NotFoundError`; a
+        model without :class:`~sqla_repo.SoftDeleteMixin` raises ``TypeError``. One
+        SELECT unless the session holds the object, then one UPDATE if it was
+        marked. Flushes; never commits.
+        """
+        own = require_soft_delete(self._mapper, "restore")
+        obj = await self.get(pk, include_deleted=True)
+        if obj is None:
+            raise self._not_found(pk)
+        if await self._is_marked(obj, own):
+            setattr(obj, own.key, None)
+            await self._flush()
+            await self._load_expired(obj)
+        return obj
+
+    async def purge(self, pk: PkT, /) -> None:
+        """Delete the row with primary key ``pk`` for real, marked deleted or not.
+
+        On a model without :class:`~sqla_repo.SoftDeleteMixin` this is :meth:`delete`.
+        No row with that key raises :class:`~sqla_repo.NotFoundError`. Flushes; never
+        commits.
+        """
+        await self._delete_row(pk, include_deleted=True)
+
+    async def _delete_row(self, pk: PkT, *, include_deleted: bool) -> None:
         key = self._key_values(pk)
         plan = key_write_plan(self._mapper)
         if plan.deletable:
@@ -245,13 +324,39 @@ class Repository(Reads[ModelT, PkT], Writes[ModelT, PkT], SetWrites[ModelT, PkT]
                 if cast("Any", result).rowcount == 0:
                     raise self._not_found(pk)
                 return
-        obj = await self._require(pk)
+        obj = await self._require(pk, include_deleted=include_deleted)
         with self.translate_errors():
             await self._session.delete(obj)
         await self._flush()
 
-    async def _require(self, pk: PkT) -> ModelT:
-        obj = await self.get(pk)
+    async def _mark(self, pk: PkT, own: SoftDelete) -> None:
+        """Soft-delete: one UPDATE of a live row (or, for an object the session holds
+        or whose ORM hooks must run, the unit of work's UPDATE)."""
+        key = self._key_values(pk)
+        plan = key_write_plan(self._mapper)
+        await self._flush()  # what is pending goes first, as a read would autoflush it
+        if plan.deleted_at is not None and self._writable_by_statement(key, deleting=False):
+            with self.translate_errors():
+                result = await self._session.execute(*plan.mark(key, now()))
+            if cast("Any", result).rowcount == 0:
+                raise self._not_found(pk)
+            return
+        obj = await self._require(pk)
+        setattr(obj, own.key, now())
+        await self._flush()
+        await self._load_expired(obj)
+
+    async def _is_marked(self, obj: object, own: SoftDelete) -> bool:
+        """Whether an object the session holds is marked deleted (loading the mark
+        only if it was expired)."""
+        values = instance_state(obj).dict
+        if own.key not in values:
+            with self.translate_errors():
+                await self._session.refresh(obj, attribute_names=[own.key])
+        return values.get(own.key) is not None
+
+    async def _require(self, pk: PkT, *, include_deleted: bool = False) -> ModelT:
+        obj = await self.get(pk, include_deleted=include_deleted)
         if obj is None:
             raise self._not_found(pk)
         return obj

@@ -12,13 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Column, Integer
+from sqlalchemy import Column, Integer, Table
 from sqlalchemy.orm import Mapper
 from sqlalchemy.orm.attributes import instance_state
 
 from ._errors import InvalidFieldError
 from ._input import as_fields
+from ._keys import key_factories
 from ._statements import check_fields, primary_key_fields
+from ._timestamps import stamped_keys
 from ._values import value_check
 
 
@@ -41,7 +43,9 @@ class RowBuilder:
         "_checked",
         "_columns",
         "_construct",
+        "_defaulted",
         "_fill",
+        "_generated",
         "_keys",
         "_mapper",
         "_plain",
@@ -84,6 +88,9 @@ class RowBuilder:
             if prop.key != prop.columns[0].key
         }
         self._keys = primary_key_fields(mapper)
+        # given as None, these are left to be generated, as the unit of work leaves them
+        self._defaulted = self._keys + _stamped_fields(mapper)
+        self._generated = key_factories(mapper)
         self._fill = _implied_values(mapper) if imply else {}
 
     def row(self, item: Any) -> Row:
@@ -182,13 +189,18 @@ class RowBuilder:
         return {key: stored[key] for key in self._columns if key in stored}
 
     def _completed(self, obj: Any, values: Mapping[str, Any], fields: frozenset[str]) -> Row:
-        """The row as it is written: a key given as ``None`` is left for the database to
-        generate (as the unit of work does), and values the row implies (NULL for an
-        omitted nullable column, a scalar default, the discriminator, the first version)
-        are written out, so that rows giving different fields still share a statement."""
+        """The row as it is written: a key (or a ``TimestampMixin`` stamp) given as
+        ``None`` is left to be generated (as the unit of work does), and values the row
+        implies (NULL for an omitted nullable column, a scalar default, the discriminator,
+        the first version) are written out, so that rows giving different fields still
+        share a statement.
+        A key the model makes in Python (``UUIDv7PrimaryKeyMixin``) is made here, row by
+        row in input order, where the row leaves it out or gives ``None``."""
+        if self._generated:
+            values, fields = self._with_generated_keys(values, fields)
         plan = self._plans.get(fields)
         if plan is None:
-            given_keys = tuple(key for key in self._keys if key in fields)
+            given_keys = tuple(key for key in self._defaulted if key in fields)
             plan = self._plans[fields] = (given_keys, tuple(self._fill.keys() - fields))
         given_keys, missing = plan
         if not missing and self._version is None and fields in self._checked:
@@ -204,6 +216,24 @@ class RowBuilder:
         if version is not None and unversioned:
             completed[version[0]] = version[1](None)
         return Row(obj, completed, frozenset(completed))
+
+    def _with_generated_keys(
+        self, values: Mapping[str, Any], fields: frozenset[str]
+    ) -> tuple[Mapping[str, Any], frozenset[str]]:
+        absent = [(name, make) for name, make in self._generated if values.get(name) is None]
+        if not absent:
+            return values, fields
+        made = dict(values)
+        for name, make in absent:
+            made[name] = make()
+        return made, frozenset(made)
+
+
+def _stamped_fields(mapper: Mapper[Any]) -> tuple[str, ...]:
+    """The attributes of the columns stamped on insert (``TimestampMixin``)."""
+    table = mapper.local_table
+    keys = stamped_keys(table) if isinstance(table, Table) else ()
+    return tuple(mapper.get_property_by_column(table.c[key]).key for key in keys)
 
 
 def _implied_values(mapper: Mapper[Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import QueryableAttribute
 from ._base import ModelT, PkT, RepositoryBase
 from ._errors import InvalidFieldError
 from ._materialize import refresh_values
+from ._soft_delete import NO_SOFT_DELETE, SoftPlan, now
 from ._statements import FieldName, Where, check_where, column_values, primary_key_fields
 
 _FieldT = TypeVar("_FieldT", bound="str | QueryableAttribute[Any]")
@@ -24,6 +25,8 @@ _FieldT = TypeVar("_FieldT", bound="str | QueryableAttribute[Any]")
 
 class SetWrites(RepositoryBase[ModelT, PkT]):
     """``update_where`` and ``delete_where``."""
+
+    _soft_plan: SoftPlan = NO_SOFT_DELETE
 
     @overload
     async def update_where(self, *where: Where, values: Mapping[FieldName, Any]) -> int: ...
@@ -37,7 +40,9 @@ class SetWrites(RepositoryBase[ModelT, PkT]):
         holds for matched rows are updated in place with the stored values (never
         expired into a lazy load). No condition at all raises
         :class:`~sqla_repo.InvalidFieldError` (pass ``sqlalchemy.true()`` to mean every
-        row), as do an unknown or primary-key field. Flushes; never commits.
+        row), as do an unknown or primary-key field. Rows of a
+        :class:`~sqla_repo.SoftDeleteMixin` model that are marked deleted are left
+        alone. Flushes; never commits.
         """
         self._require_condition("update_where", where)
         named = column_values(self._mapper, values, primary_key_allowed=False)
@@ -45,6 +50,14 @@ class SetWrites(RepositoryBase[ModelT, PkT]):
             raise InvalidFieldError("update_where needs at least one field in values=")
         self._check_values(named)
         check_where(self._mapper, where)
+        return await self._update_rows(where, named)
+
+    async def _update_rows(self, where: Sequence[Where], named: dict[str, Any]) -> int:
+        """One UPDATE of the live rows matching ``where`` (checked), held objects kept
+        in step; the number of rows matched."""
+        own = self._soft_plan.own
+        if own is not None:
+            where = (*where, own.live)
         version = self._mapper.version_id_col
         if version is not None:  # a stale copy held elsewhere must fail its own UPDATE
             name = self._attribute_of(version)
@@ -84,9 +97,16 @@ class SetWrites(RepositoryBase[ModelT, PkT]):
         cascades of the ORM do not run; the database's own ``ON DELETE`` rules do.
         No condition at all raises :class:`~sqla_repo.InvalidFieldError` (pass
         ``sqlalchemy.true()`` to mean every row). Flushes; never commits.
+
+        For a :class:`~sqla_repo.SoftDeleteMixin` model the live rows matched are
+        marked instead (one UPDATE setting ``deleted_at``; held objects get the mark)
+        and their number returned; rows already marked are not counted again.
         """
         self._require_condition("delete_where", where)
         check_where(self._mapper, where)
+        own = self._soft_plan.own
+        if own is not None:
+            return await self._update_rows(where, {own.key: now()})
         statement = delete(self.model).where(*where)
         await self._flush()
         synchronize = "fetch" if self._held() else False

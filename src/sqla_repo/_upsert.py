@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Column, Select, Table, and_, bindparam, func, literal_column, null, select
 from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -44,13 +45,54 @@ def _keep_key(table: Table, target: ConflictTarget) -> dict[str, Any]:
     return {key: table.c[key]}
 
 
+_INSERTED = object()
+"""Marks an ``onupdate`` that computes what the column's insert default computes."""
+
+_on_updates: WeakKeyDictionary[Table, tuple[tuple[str, Any], ...]] = WeakKeyDictionary()
+
+
+def _on_update_values(table: Table) -> tuple[tuple[str, Any], ...]:
+    """What an UPDATE of ``table`` sets beyond its given values (``onupdate=``), as an
+    upsert can write it: a SQL expression or a scalar as it is; a Python function that
+    is also the column's insert default (``TimestampMixin.updated_at``) as the value
+    the statement computed for the row it would insert. Other Python functions are
+    left out: an upsert has no row context to call them with. Cached per table."""
+    found = _on_updates.get(table)
+    if found is None:
+        values: list[tuple[str, Any]] = []
+        for column in table.columns:
+            on_update = column.onupdate
+            if on_update is None or column.primary_key:
+                continue
+            if on_update.is_clause_element or on_update.is_scalar:
+                values.append((str(column.key), getattr(on_update, "arg", None)))
+            elif on_update.is_callable and _same_default(column.default, on_update):
+                values.append((str(column.key), _INSERTED))
+        found = _on_updates[table] = tuple(values)
+    return found
+
+
+def _same_default(default: object, on_update: object) -> bool:
+    """Whether an insert default computes what ``on_update`` computes (one function)."""
+    return default is not None and getattr(default, "arg", None) is getattr(on_update, "arg", 0)
+
+
 def _assignments(
     table: Table, target: ConflictTarget, new: Any, update: Sequence[str], version: str | None
 ) -> dict[str, Any]:
-    """``SET`` of an upsert: the given keys from the new row, the version incremented."""
+    """``SET`` of an upsert: the given keys from the new row, the version incremented,
+    and what the table's ``onupdate=`` defaults set (``ON CONFLICT DO UPDATE`` and
+    ``ON DUPLICATE KEY UPDATE`` do not apply them by themselves): ``updated_at`` moves,
+    ``created_at`` keeps its stored value unless given in ``update``."""
     assignments = {key: new[key] for key in update if key != version}
     if version is not None:
         assignments[version] = table.c[version] + 1
+    on_update = _on_update_values(table)
+    if on_update:
+        target_keys = {str(column.key) for column in target.columns}
+        for key, value in on_update:
+            if key not in assignments and key not in target_keys:
+                assignments[key] = new[key] if value is _INSERTED else value
     return assignments or _keep_key(table, target)
 
 

@@ -6,7 +6,8 @@ also on SQLite, ``Float`` single precision as on MySQL/MariaDB). A refused value
 raises :class:`InvalidFieldError` naming the model and field, never the value (it
 may be a secret, and messages reach logs). ``None`` is left to the database's NOT
 NULL constraints; SQL expressions, JSON and custom (``TypeDecorator``) types are not
-checked. Nothing here touches a session or a database.
+checked, except :class:`~sqla_repo._timestamps.UTCDateTime`, which takes timezone-aware
+datetimes only. Nothing here touches a session or a database.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy.orm import Mapper
 from sqlalchemy.sql.elements import ClauseElement
 
 from ._errors import InvalidFieldError
+from ._timestamps import UTCDateTime, naive_problem
 
 _FLOAT_MAX = 3.4028234663852886e38  # the largest single-precision float
 _DOUBLE_MAX = sys.float_info.max
@@ -168,6 +170,8 @@ def _constructor(mapper: Mapper[Any]) -> tuple[frozenset[str] | None, tuple[str,
 
 def _rule(kind: sqltypes.TypeEngine[Any]) -> _Rule | None:
     """The test of a column type; ``None`` for types left unchecked."""
+    if isinstance(kind, UTCDateTime):
+        return _aware_rule()
     if isinstance(kind, sqltypes.TypeDecorator | SET):
         return None  # converted by its own code; a MySQL SET takes a set of strings
     if isinstance(kind, sqltypes.Boolean):
@@ -204,6 +208,20 @@ def _kind_rule(kinds: tuple[type, ...], problem: str) -> _Rule:
         return isinstance(value, kinds) or _is_expression(value)
 
     return _Rule(accepts, lambda _value: problem)
+
+
+def _aware_rule() -> _Rule:
+    """Timezone-aware datetimes (:class:`UTCDateTime`): a naive one's zone is unknown."""
+
+    def accepts(value: object) -> bool:
+        if isinstance(value, datetime):
+            return value.utcoffset() is not None
+        return _is_expression(value)
+
+    def problem(value: object) -> str:
+        return naive_problem(value) or "expects a timezone-aware datetime"
+
+    return _Rule(accepts, problem)
 
 
 def _integer_rule(kind: sqltypes.Integer) -> _Rule:

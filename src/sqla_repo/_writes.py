@@ -20,6 +20,7 @@ from ._base import ModelT, PkT, RepositoryBase
 from ._errors import ConflictError, InvalidFieldError, SerializationError
 from ._materialize import adopt_loaded, new_instance, register_written
 from ._rows import Row, RowBuilder, grouped, in_processing_order
+from ._soft_delete import soft_delete_of
 from ._statements import (
     FieldName,
     check_fields,
@@ -27,6 +28,7 @@ from ._statements import (
     field_name,
     primary_key_fields,
 )
+from ._timestamps import stamp_rows
 
 _FieldT = TypeVar("_FieldT", bound="str | QueryableAttribute[Any]")
 
@@ -119,7 +121,9 @@ class Writes(RepositoryBase[ModelT, PkT]):
         primary key (the default), one unique constraint or one unique index, as names
         or attributes; anything else raises :class:`~sqla_repo.InvalidFieldError`
         before any SQL. ``update`` defaults to every column given in ``item`` except
-        the primary key and the ``on`` columns. MySQL/MariaDB update on a clash with
+        the primary key and the ``on`` columns; columns with an ``onupdate=`` default
+        are set as an UPDATE sets them (``TimestampMixin``: ``updated_at`` moves,
+        ``created_at`` stays unless given). MySQL/MariaDB update on a clash with
         any unique key of the table. An object the session already holds for the row
         is updated in place and returned. Flushes; never commits.
         """
@@ -190,6 +194,11 @@ class Writes(RepositoryBase[ModelT, PkT]):
         succeed and exactly one reports ``created``; no error is caught on the way.
         ``on`` is checked as for :meth:`upsert` (the primary key by default). Flushes;
         never commits.
+
+        Never returns a row marked deleted (:class:`~sqla_repo.SoftDeleteMixin`): when
+        the matching row is marked and a unique key still covers it, this raises
+        :class:`~sqla_repo.ConflictError` (restore it, or keep the column unique among
+        live rows only, as the README shows).
         """
         target = conflict_target(
             self._mapper, on if on is not None else primary_key_fields(self._mapper)
@@ -212,6 +221,8 @@ class Writes(RepositoryBase[ModelT, PkT]):
             match.append(partial)  # the row the partial unique index covers
         read = select(*returning).where(*match)
         names = [self._attribute_of(column) for column in returning]
+        soft = soft_delete_of(self._mapper)
+        marked = None if soft is None else names.index(soft.key)
         for _ in range(_GET_OR_CREATE_ATTEMPTS):
             with self.translate_errors():
                 returned = (await self._session.execute(statement)).all()
@@ -226,6 +237,8 @@ class Writes(RepositoryBase[ModelT, PkT]):
                         f"the values clash with another unique key of {self.model.__name__}"
                     )
                 if existed:
+                    if marked is not None and stored[marked] is not None:
+                        raise self._marked_conflict()
                     return self._adopt(dict(zip(names, stored, strict=True))), False
                 return self._register([self._object(given)], returning, [stored])[0], True
             if returned:
@@ -233,6 +246,8 @@ class Writes(RepositoryBase[ModelT, PkT]):
             with self.translate_errors():
                 found = (await self._session.execute(read)).first()
             if found is not None:
+                if marked is not None and found[marked] is not None:
+                    raise self._marked_conflict()
                 return self._adopt(dict(zip(names, found, strict=True))), False
         raise SerializationError(
             f"the {self.model.__name__} row matching the on= values was deleted while "
@@ -243,6 +258,13 @@ class Writes(RepositoryBase[ModelT, PkT]):
     # built beforehand (dict[str, ...], dict[InstrumentedAttribute[int], ...]) needs
     # the TypeVar, while a literal mixing names and attributes needs the union.
     # --- helpers ------------------------------------------------------------
+
+    def _marked_conflict(self) -> ConflictError:
+        model = self.model.__name__
+        return ConflictError(
+            f"the {model} row matching the on= values is marked deleted and a unique key "
+            f"still covers it: restore it, or keep the column unique among live rows only"
+        )
 
     def _adopt(self, values: Mapping[str, Any]) -> Any:
         return adopt_loaded(self._session.sync_session, self._mapper, values)
@@ -284,6 +306,8 @@ class Writes(RepositoryBase[ModelT, PkT]):
             )
         load = self._backend.bulk_load
         table = self._table
+        if load is not None:  # COPY runs no Python-side default: stamp the rows here
+            batches = builtins.list(stamp_rows(table, batches))
         with self.translate_errors():
             connection = await self._session.connection(bind_arguments={"mapper": self._mapper})
             for params in batches:
