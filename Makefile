@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest pytest-psycopg wheel-check bench bench-quick clean
+.PHONY: demo test lint typecheck pytest pytest-psycopg wheel-check bench bench-quick clean \
+	test-oldest oldest-bounds oldest-pins
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,67 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.crud --quick
 
+# Compatibility: the pytest suite on the oldest dependencies pyproject.toml admits, in a
+# virtualenv of its own. .ci/oldest-requirements.txt pins them: every direct dependency (core,
+# every extra, the suite's own tools) at its lowest version and the rest at the newest that
+# fits, as `uv pip compile --resolution lowest-direct` resolved them for Python 3.11;
+# `make oldest-pins` regenerates it after a bound changes. oldest-bounds checks first that each
+# declared lower bound is the version pinned, so that the bounds tested are the bounds declared.
+# Not run there: the type checkers' tests (tests/test_typing.py, the README's mypy check), which
+# pin their own checker versions and need the newest stubs. See OLDEST_PYTEST_ARGS.
+UV_VERSION := 0.13.8
+UV := $(BIN)/uv
+OLDEST := .venv-oldest
+OLDEST_PINS := .ci/oldest-requirements.txt
+OLDEST_STAMP := $(OLDEST)/.installed
+# The suite's tools beyond the [testing] extra, at the dev extra's bounds; mypy only so that
+# tests/test_readme.py imports.
+OLDEST_TOOLS := pytest-timeout hypothesis httpx mypy
+OLDEST_TOOL_BOUNDS = $(BIN)/python -c 'import re, sys, tomllib; \
+	dev = tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["dev"]; \
+	print(*(r for r in dev if re.split(r"[^A-Za-z0-9._-]", r)[0] in sys.argv[1:]), sep="\n")' \
+	$(OLDEST_TOOLS)
+OLDEST_COMPILE = $(UV) pip compile --quiet --python-version 3.11 --resolution lowest-direct \
+	pyproject.toml --extra all -
+# Also left out, to keep CI's wall time in bounds: the CLI's subprocess tests (the check command
+# is exercised against the old drivers by the translate and engine tests) and the README's
+# examples, which repeat what the suite tests.
+OLDEST_PYTEST_ARGS ?= --ignore=tests/test_typing.py --ignore=tests/test_check.py \
+	--ignore=tests/test_readme.py
+
+test-oldest oldest-bounds oldest-pins: SHELL := /bin/bash
+
+$(UV): $(STAMP)
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+
+# A fresh resolution (uv would otherwise prefer the versions already pinned).
+oldest-pins: $(UV)
+	set -o pipefail; $(OLDEST_TOOL_BOUNDS) | $(OLDEST_COMPILE) \
+		--custom-compile-command "make oldest-pins" -o $(OLDEST_PINS).new
+	mv $(OLDEST_PINS).new $(OLDEST_PINS)
+
+oldest-bounds: $(UV)
+	@set -o pipefail; \
+	declared=$$($(OLDEST_TOOL_BOUNDS) | $(OLDEST_COMPILE) --no-deps --no-header --no-annotate) \
+		|| exit 1; \
+	untested=$$(grep -vxF -f $(OLDEST_PINS) <<< "$$declared"); \
+	if [ -n "$$untested" ]; then \
+		echo "declared lower bounds that $(OLDEST_PINS) does not install (they do not" \
+			"install on Python 3.11, or another dependency needs more): raise them in" \
+			"pyproject.toml to the pinned version, then run make oldest-pins:" >&2; \
+		echo "$$untested" >&2; \
+		exit 1; \
+	fi
+
+$(OLDEST_STAMP): $(OLDEST_PINS) pyproject.toml | $(UV)
+	rm -rf $(OLDEST)
+	$(PYTHON) -m venv --without-pip $(OLDEST)
+	printf '*\n' > $(OLDEST)/.gitignore
+	$(UV) pip install --quiet --python $(OLDEST)/bin/python -r $(OLDEST_PINS) -e ".[all]"
+	touch $(OLDEST_STAMP)
+
+test-oldest: oldest-bounds $(OLDEST_STAMP)
+	$(OLDEST)/bin/python -m pytest $(OLDEST_PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(OLDEST) build dist .mypy_cache .pytest_cache .ruff_cache

@@ -3,8 +3,10 @@
 
 Type-checked with ``mypy --strict`` and pyright in strict mode (every public result is
 pinned with ``assert_type``) and run as a walk-through of every repository method:
-``python client_ok.py DATABASE_URL``. It imports only ``sqla_repo``, SQLAlchemy,
-``typing_extensions`` and the standard library, so it also checks an installed wheel.
+``python client_ok.py DATABASE_URL``. It imports only ``sqla_repo``, its core dependencies
+(SQLAlchemy, pydantic, ``typing_extensions``) and the standard library, so it also checks an
+installed wheel without extras. The integrations (FastAPI, Alembic) are checked by
+``client_integrations.py``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,19 @@ from collections.abc import AsyncGenerator, Awaitable, Coroutine
 from contextlib import AbstractContextManager, aclosing
 from typing import Any, assert_type
 
-from sqlalchemy import ForeignKey, Integer, MetaData, String, asc, desc, insert, select, text
+from pydantic import BaseModel, ConfigDict, SecretStr
+from sqlalchemy import (
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    asc,
+    desc,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncAttrs, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, selectinload
 
@@ -23,11 +37,13 @@ from sqla_repo import (
     NAMING_CONVENTION,
     ConflictError,
     CursorPage,
+    DatabaseSettings,
     EngineFactory,
     InvalidCursorError,
     InvalidFieldError,
     NotFoundError,
     NotLoadedError,
+    NotNullViolationError,
     OrderBy,
     Page,
     PoolConfig,
@@ -119,6 +135,33 @@ class PartRepository(Repository[Part, int]):
     pass
 
 
+class GadgetIn(BaseModel):
+    """An input schema: ``create``, ``create_many`` and ``upsert`` take its ``model_dump()``."""
+
+    sku: str
+    name: str
+    note: str | None = None
+    stock: int = 0
+
+
+class GadgetPatch(BaseModel):
+    """A PATCH body: ``update`` writes only the fields that were set, ``None`` as NULL."""
+
+    name: str | None = None
+    note: str | None = None
+
+
+class GadgetOut(BaseModel):
+    """An output schema read from the ORM object's attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    sku: str
+    name: str
+    note: str | None
+
+
 def pool_config() -> PoolConfig:
     config = PoolConfig(size=2, max_overflow=1, timeout=10.0, recycle=1800, pre_ping=True)
     assert_type(config.size, int)
@@ -129,6 +172,53 @@ def pool_config() -> PoolConfig:
     assert_type(PoolConfig(), PoolConfig)
     assert_type(PoolConfig(timeout=0.5), PoolConfig)
     return config
+
+
+def settings_from_keywords(url: str) -> DatabaseSettings:
+    """Keywords by field name, typed without the pydantic mypy plugin."""
+    settings = DatabaseSettings(url=url, pool_size=2, pool_timeout=10.0)
+    assert_type(settings.url, SecretStr)
+    assert_type(settings.pool_size, int)
+    assert_type(settings.max_overflow, int)
+    assert_type(settings.pool_timeout, float)
+    assert_type(settings.pool_recycle, int)
+    assert_type(settings.pool_pre_ping, bool)
+    assert_type(settings.echo, bool)
+    assert url not in repr(settings)
+    assert settings.url.get_secret_value() == url
+    assert (settings.pool_size, settings.pool_timeout) == (2, 10.0)
+    assert_type(DatabaseSettings(url=SecretStr(url)), DatabaseSettings)
+    return settings
+
+
+def settings_from_environment() -> tuple[DatabaseSettings, DatabaseSettings, EngineFactory]:
+    """The environment's spellings; type-checked, not run (they read ``DATABASE_*``)."""
+    from_environment = assert_type(DatabaseSettings(), DatabaseSettings)
+    from_dotenv = assert_type(DatabaseSettings(_env_file=".env"), DatabaseSettings)
+    factory = assert_type(EngineFactory.from_settings(), EngineFactory)
+    return from_environment, from_dotenv, factory
+
+
+def tuned_factory(url: str) -> EngineFactory:
+    """What the factory does not model: driver and engine keyword arguments."""
+    return EngineFactory(
+        url,
+        pool=PoolConfig(size=2),
+        connect_args={"timeout": 10},
+        engine_options={"isolation_level": "READ COMMITTED"},
+    )
+
+
+def sync_twin(url: str) -> None:
+    """``from_settings`` and the synchronous twin of the async engine."""
+    factory = assert_type(EngineFactory.from_settings(settings_from_keywords(url)), EngineFactory)
+    assert factory.pool == PoolConfig(size=2, timeout=10.0)
+    engine = assert_type(factory.create_engine(), Engine)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        engine.dispose()
 
 
 async def find_user(session: AsyncSession, email: str) -> User | None:
@@ -560,11 +650,56 @@ async def transactions(sessions: async_sessionmaker[AsyncSession], lamp_id: int)
             await holder.rollback()
 
 
+async def pydantic_input(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Pydantic models in, ORM objects out, and PATCH semantics in ``update``."""
+    async with sessions() as session, session.begin():
+        gadgets = KeyedGadgetRepository(session)
+        lamp = assert_type(
+            await gadgets.create(GadgetIn(sku="P-1", name="Lamp", note="new")), Gadget
+        )
+        assert (lamp.sku, lamp.name, lamp.note, lamp.stock) == ("P-1", "Lamp", "new", 0)
+        created = assert_type(
+            await gadgets.create_many(
+                [GadgetIn(sku="P-2", name="Desk"), {"sku": "P-3", "name": "Bin"}]
+            ),
+            list[Gadget],
+        )
+        desk = assert_type(
+            await gadgets.upsert(GadgetIn(sku="P-2", name="Big desk"), on=["sku"]), Gadget
+        )
+        assert (desk.id, desk.name) == (created[0].id, "Big desk")
+        patched = assert_type(await gadgets.update(lamp.id, GadgetPatch(note=None)), Gadget)
+        assert (patched.name, patched.note) == ("Lamp", None)  # name was not set: untouched
+        renamed = await gadgets.update(lamp.id, GadgetPatch(name="Brass lamp"), stock=3)
+        assert (renamed.name, renamed.note, renamed.stock) == ("Brass lamp", None, 3)
+        shown = assert_type(GadgetOut.model_validate(renamed), GadgetOut)
+        assert shown == GadgetOut(id=lamp.id, sku="P-1", name="Brass lamp", note=None)
+        keys = [lamp.id, *(gadget.id for gadget in created)]
+
+    caught: NotNullViolationError | None = None
+    async with sessions() as session:
+        try:
+            await KeyedGadgetRepository(session).update(keys[0], GadgetPatch(name=None))
+        except NotNullViolationError as err:
+            caught = err
+        await session.rollback()
+    if caught is None:
+        raise AssertionError("a PATCH of a NOT NULL column to None did not raise")
+
+    async with sessions() as session, session.begin():
+        gadgets = KeyedGadgetRepository(session)
+        assert (await gadgets.get_one(keys[0])).name == "Brass lamp"
+        for key in keys:
+            await gadgets.delete(key)
+
+
 async def walk_through(url: str) -> None:
     """Create, get, list, update, conflict, delete, then every query and bulk write.
 
     Drops the client's tables first (leftovers of an interrupted run) and at the end.
     """
+    sync_twin(url)
+    assert_type(tuned_factory(url), EngineFactory)
     factory = EngineFactory(url, pool=pool_config())
     engine = assert_type(factory.create_async_engine(), AsyncEngine)
     try:
@@ -585,6 +720,7 @@ async def walk_through(url: str) -> None:
             await translated_errors(sessions)
             await set_based_writes(sessions, lamp_id)
             await transactions(sessions, lamp_id)
+            await pydantic_input(sessions)
         finally:
             async with engine.begin() as connection:
                 await connection.run_sync(ClientBase.metadata.drop_all)

@@ -3,10 +3,16 @@
 Each misuse sits on its own line, ending in ``# E: <code>``: the mypy error code it
 must raise there. ``tests/test_typing.py`` checks every marked line gets exactly that
 error and no unmarked line gets any, so a misuse that stops being rejected fails.
+basedpyright in strict mode must reject every marked line too, with a rule that
+matches the mypy code (``BASEDPYRIGHT_RULES`` there), and report nothing elsewhere.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from fastapi import Depends
+from pydantic import BaseModel
 from sqlalchemy import Engine, ForeignKey, Integer, String, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import (
@@ -23,6 +29,7 @@ from sqla_repo import (
     NAMING_CONVENTION,
     ConflictError,
     CursorPage,
+    DatabaseSettings,
     EngineFactory,
     OrderBy,
     Page,
@@ -33,6 +40,8 @@ from sqla_repo import (
     run_in_transaction,
     unit_of_work,
 )
+from sqla_repo.alembic import run_migrations
+from sqla_repo.fastapi import add_exception_handlers, lifespan, repository
 
 
 class MisuseBase(DeclarativeBase):
@@ -85,10 +94,10 @@ async def wrong_result_types(products: ProductRepository, orders: OrderRepositor
     users: list[User] = await products.list()  # E: assignment
     order: Order = await products.create({"sku": "x"})  # E: assignment
     updated: Order = await products.update(1, sku="y")  # E: assignment
-    nothing = await orders.delete(1)  # E: func-returns-value
+    deleted: int = await orders.delete(1)  # E: assignment, func-returns-value
     model: type[Order] = products.model  # E: assignment
     session: Session = products.session  # E: assignment
-    print(user, product, users, order, updated, nothing, model, session)
+    print(user, product, users, order, updated, deleted, model, session)
 
 
 async def wrong_arguments(
@@ -129,8 +138,8 @@ async def wrong_users(session: AsyncSession, engine: AsyncEngine) -> None:
 async def forgotten_awaits(products: ProductRepository) -> None:
     product: Product | None = products.get(1)  # E: assignment
     products.create(Product())  # E: unused-coroutine
-    for item in products.list():  # E: attr-defined
-        print(item)
+    for _ in products.list():  # E: attr-defined
+        pass
     if products.get(1):  # E: truthy-bool
         pass
     await products.model  # E: misc
@@ -204,8 +213,8 @@ async def wrong_query_results(products: ProductRepository, orders: OrderReposito
 async def misused_streams(products: ProductRepository) -> None:
     await products.stream()  # E: misc
     streamed: list[Product] = products.stream()  # E: assignment
-    for product in products.stream():  # E: attr-defined
-        print(product)
+    for _ in products.stream():  # E: attr-defined
+        pass
     print(products.stream()[0])  # E: index
     print(len(products.stream()))  # E: arg-type
     async for order in products.stream():
@@ -274,3 +283,47 @@ async def misused_transactions(
     await run_in_transaction(sessions, count, retries="3")  # E: arg-type
     await run_in_transaction(sessions, ProductRepository)  # E: arg-type
     print(total)
+
+
+class ProductPatch(BaseModel):
+    price_cents: int | None = None
+
+
+async def misused_pydantic_input(products: ProductRepository) -> None:
+    await products.create(ProductPatch)  # E: arg-type
+    await products.update(1, ProductPatch)  # E: arg-type
+    await products.upsert(ProductPatch, on=["sku"])  # E: arg-type
+    await products.update(1, ProductPatch(), ProductPatch())  # E: call-arg
+
+
+def misused_settings(factory: EngineFactory) -> None:
+    DatabaseSettings(pool_size="5")  # E: arg-type
+    DatabaseSettings(pool_timeout="30")  # E: arg-type
+    DatabaseSettings(pool_pre_ping="yes")  # E: arg-type
+    DatabaseSettings(poolsize=5)  # E: call-arg
+    DatabaseSettings("sqlite+aiosqlite://")  # E: call-arg
+    DatabaseSettings(_env_file=1)  # E: arg-type
+    settings = DatabaseSettings()
+    url: str = settings.url  # E: assignment
+    size: str = settings.pool_size  # E: assignment
+    EngineFactory.from_settings("sqlite+aiosqlite://")  # E: arg-type
+    EngineFactory.from_settings(PoolConfig())  # E: arg-type
+    EngineFactory.from_settings(settings, echo=True)  # E: call-arg
+    twin: AsyncEngine = factory.create_engine()  # E: assignment
+    EngineFactory("sqlite+aiosqlite://", connect_args=[("timeout", 1)])  # E: arg-type
+    EngineFactory("sqlite+aiosqlite://", engine_options={1: True})  # E: dict-item
+    print(url, size, twin)
+
+
+# mypy does not check the metadata of Annotated[...]: the dependency is named first.
+provide_customers = repository(User)  # E: type-var
+Customers = Annotated[User, Depends(provide_customers)]
+
+
+def misused_integrations(users: UserRepository, factory: EngineFactory) -> None:
+    repository(User)  # E: type-var
+    repository(users)  # E: arg-type
+    lifespan("sqlite+aiosqlite://")  # E: arg-type
+    add_exception_handlers(factory)  # E: arg-type
+    run_migrations("sqlite+aiosqlite://")  # E: arg-type
+    run_migrations(MisuseBase.metadata, "sqlite+aiosqlite://")  # E: call-arg
