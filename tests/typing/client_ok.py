@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import uuid
 from collections.abc import AsyncGenerator, Awaitable, Coroutine
 from contextlib import AbstractContextManager, aclosing
+from datetime import datetime
 from typing import Any, assert_type
 
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -49,12 +51,16 @@ from sqla_repo import (
     PoolConfig,
     ReadOnlyError,
     Repository,
+    SoftDeleteMixin,
     StaleDataError,
+    TimestampMixin,
     User,
     UserRepository,
+    UUIDv7PrimaryKeyMixin,
     VersionedMixin,
     run_in_transaction,
     unit_of_work,
+    uuid7,
 )
 
 
@@ -103,6 +109,18 @@ class Meter(VersionedMixin, ClientBase):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reading: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Note(UUIDv7PrimaryKeyMixin, TimestampMixin, SoftDeleteMixin, ClientBase):
+    """Every mixin of the model toolkit at once."""
+
+    __tablename__ = "client_notes"
+
+    title: Mapped[str] = mapped_column(String(50))
+
+
+class NoteRepository(Repository[Note, uuid.UUID]):
+    pass
 
 
 class MeterRepository(Repository[Meter, int]):
@@ -693,6 +711,32 @@ async def pydantic_input(sessions: async_sessionmaker[AsyncSession]) -> None:
             await gadgets.delete(key)
 
 
+async def model_toolkit(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Keys made in Python, aware timestamps, soft delete with restore and purge."""
+    assert_type(uuid7(), uuid.UUID)
+    draft = Note(title="draft")
+    assert_type(draft.id, uuid.UUID)
+    async with sessions.begin() as session:
+        notes = NoteRepository(session)
+        note = assert_type(await notes.create(draft), Note)
+        assert_type(note.created_at, datetime)
+        assert_type(note.updated_at, datetime)
+        assert_type(note.deleted_at, datetime | None)
+        await notes.delete(note.id)
+        assert await notes.get(note.id) is None
+        marked = assert_type(await notes.get(note.id, include_deleted=True), Note | None)
+        assert marked is not None
+        assert marked.deleted_at is not None
+        assert_type(await notes.count(include_deleted=True), int)
+        assert_type(await notes.list(include_deleted=True), list[Note])
+        page = await notes.paginate(include_deleted=True)
+        assert_type(page, CursorPage[Note])
+        restored = assert_type(await notes.restore(note.id), Note)
+        assert restored.deleted_at is None
+        await notes.purge(note.id)
+        assert await notes.get_many([note.id], include_deleted=True) == {}
+
+
 async def walk_through(url: str) -> None:
     """Create, get, list, update, conflict, delete, then every query and bulk write.
 
@@ -721,6 +765,7 @@ async def walk_through(url: str) -> None:
             await set_based_writes(sessions, lamp_id)
             await transactions(sessions, lamp_id)
             await pydantic_input(sessions)
+            await model_toolkit(sessions)
         finally:
             async with engine.begin() as connection:
                 await connection.run_sync(ClientBase.metadata.drop_all)

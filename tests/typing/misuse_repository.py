@@ -9,6 +9,7 @@ matches the mypy code (``BASEDPYRIGHT_RULES`` there), and report nothing elsewhe
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import Depends
@@ -35,8 +36,11 @@ from sqla_repo import (
     Page,
     PoolConfig,
     Repository,
+    SoftDeleteMixin,
+    TimestampMixin,
     User,
     UserRepository,
+    UUIDv7PrimaryKeyMixin,
     run_in_transaction,
     unit_of_work,
 )
@@ -327,3 +331,21 @@ def misused_integrations(users: UserRepository, factory: EngineFactory) -> None:
     add_exception_handlers(factory)  # E: arg-type
     run_migrations("sqlite+aiosqlite://")  # E: arg-type
     run_migrations(MisuseBase.metadata, "sqlite+aiosqlite://")  # E: call-arg
+
+
+class Note(UUIDv7PrimaryKeyMixin, TimestampMixin, SoftDeleteMixin, MisuseBase):
+    __tablename__ = "misuse_notes"
+
+    title: Mapped[str] = mapped_column(String(50))
+
+
+class NoteRepository(Repository[Note, uuid.UUID]):
+    pass
+
+
+async def misused_model_toolkit(notes: NoteRepository, note: Note) -> None:
+    await notes.get(5)  # E: arg-type
+    await notes.restore("x")  # E: arg-type
+    await notes.list(include_deleted="yes")  # E: arg-type
+    note.id = 5  # E: assignment
+    note.created_at = None  # E: assignment
