@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL
 
 from ._bulk_load import copy_rows
 from ._connections import (
+    SQLITE_WRITE_INTENT,
     EngineRequest,
     EngineSetup,
     TransactionSetup,
@@ -92,6 +93,10 @@ class Backend:
     """Whether ``ORDER BY ... NULLS FIRST/LAST`` exists (not on MySQL/MariaDB)."""
     transaction_setup: Callable[[str | None, bool], TransactionSetup]
     """How a transaction starts with an isolation level and/or read-only mode."""
+    write_intent: Mapping[str, Any] = field(default_factory=dict)
+    """Execution options for a transaction known to write before it begins (a POST
+    request's): SQLite takes its write lock at ``BEGIN``; the servers lock rows as
+    they go and need nothing."""
     code_family: Callable[[ErrorCode], ErrorCode | None] = field(default=lambda code: None)
     """A broader code to look up when the exact one is not in ``error_classes``."""
     aliases: tuple[str, ...] = field(default=())
@@ -406,6 +411,7 @@ SQLITE = Backend(
     keyset_terms=_as_ordered,
     nulls_keyword=True,
     transaction_setup=sqlite_transaction,
+    write_intent=SQLITE_WRITE_INTENT,
     server_version_sql="SELECT sqlite_version()",
     foreign_keys_sql="PRAGMA foreign_keys",
     connect_failures={14: "unreachable"},  # SQLITE_CANTOPEN

@@ -13,6 +13,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, exc, pool
@@ -84,6 +85,11 @@ def mysql_transaction(isolation_level: str | None, read_only: bool) -> Transacti
 
 
 _QUERY_ONLY = "sqla_repo_read_only"
+_IMMEDIATE = "sqla_repo_immediate"
+SQLITE_WRITE_INTENT = MappingProxyType({_IMMEDIATE: True})
+"""A transaction that will write begins ``BEGIN IMMEDIATE``: it takes the write lock at
+once (waiting its turn behind another writer) instead of reading first and failing to
+upgrade its snapshot when another transaction wrote in between."""
 
 
 def sqlite_transaction(isolation_level: str | None, read_only: bool) -> TransactionSetup:
@@ -253,7 +259,9 @@ def _sqlite_hooks(*, file_database: bool) -> Callable[[Engine], None]:
         def _begin(connection: Connection) -> None:
             options = connection.get_execution_options()
             if options.get("isolation_level") != "AUTOCOMMIT":
-                connection.exec_driver_sql("BEGIN")
+                connection.exec_driver_sql(
+                    "BEGIN IMMEDIATE" if options.get(_IMMEDIATE) else "BEGIN"
+                )
             # query_only stays set on the pooled connection until a transaction that
             # wants otherwise begins on it: a statement only when the mode changes
             read_only = bool(options.get(_QUERY_ONLY, False))

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import random
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar, cast, get_args
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ._backends import find_backend
 from ._errors import (
@@ -96,7 +98,7 @@ def unit_of_work(
         raise TypeError(f"read_only must be a bool, not {type(read_only).__name__}")
     outer = _enclosing_unit(sessions)
     if outer is None:
-        return _top_level(sessions, isolation_level, read_only)
+        return top_level(sessions, isolation_level, read_only)
     if (isolation_level is not None and isolation_level != outer.isolation_level) or (
         read_only and not outer.read_only
     ):
@@ -135,7 +137,7 @@ async def run_in_transaction(
     attempt = 0
     while True:
         try:
-            async with _top_level(sessions, isolation_level, read_only) as session:
+            async with top_level(sessions, isolation_level, read_only) as session:
                 return await fn(session)
         except (SerializationError, StaleDataError):
             if attempt >= retries:
@@ -147,10 +149,21 @@ async def run_in_transaction(
 
 
 @asynccontextmanager
-async def _top_level(
-    sessions: async_sessionmaker[SessionT], isolation_level: str | None, read_only: bool
+async def top_level(
+    sessions: async_sessionmaker[SessionT],
+    isolation_level: str | None,
+    read_only: bool,
+    *,
+    writes: bool = False,
 ) -> AsyncIterator[SessionT]:
-    session = sessions()
+    """The session of a unit of work that no other encloses: committed at the end of
+    the block, rolled back and translated on an error, closed in every case.
+
+    ``writes``: the transaction is known to write (``sqla_repo.fastapi`` passes it for
+    requests of an unsafe HTTP method), so it begins as the backend's row asks for such
+    a transaction (``BEGIN IMMEDIATE`` on SQLite).
+    """
+    session = _writing(sessions) if writes and not read_only else sessions()
     unit = _Unit(sessions, _current_task(), session, isolation_level, read_only)
     token = _open_units.set((*_open_units.get(), unit))
     try:
@@ -229,6 +242,28 @@ def _check_isolation_level(level: object) -> None:
         raise ValueError(
             f"isolation_level must be None or one of {', '.join(ISOLATION_LEVELS)}, not {level!r}"
         )
+
+
+def _writing(sessions: async_sessionmaker[SessionT]) -> SessionT:
+    """A session whose transaction begins as one that writes, where the backend's row
+    asks for that (SQLite); otherwise a plain one.
+
+    The options ride on the bind (an engine view sharing the pool), so the transaction
+    still begins with the session's first statement, not before work that comes first
+    (hashing a password).
+    """
+    bind = sessions.kw.get("bind")
+    if isinstance(bind, AsyncEngine):
+        backend = find_backend(bind.dialect.name)
+        if backend is not None and backend.write_intent:
+            writer = _writers.get(bind.sync_engine)
+            if writer is None:
+                writer = _writers[bind.sync_engine] = bind.execution_options(**backend.write_intent)
+            return sessions(bind=writer)
+    return sessions()
+
+
+_writers: weakref.WeakKeyDictionary[Engine, AsyncEngine] = weakref.WeakKeyDictionary()
 
 
 async def _configure(session: AsyncSession, isolation_level: str | None, read_only: bool) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import MetaData
@@ -132,12 +132,27 @@ def _configure(
     backend: str,
     options: Mapping[str, Any],
 ) -> None:
-    defaults: dict[str, Any] = {"target_metadata": metadata, "compare_type": True}
+    defaults: dict[str, Any] = {
+        "target_metadata": metadata,
+        "compare_type": True,
+        "render_item": _render_item,
+    }
     if backend == "sqlite":
         # SQLite's ALTER TABLE cannot change most things: autogenerate renders
         # batch_alter_table (copy and move) for it
         defaults["render_as_batch"] = True
     context.configure(**{**arguments, **defaults, **options})
+
+
+def _render_item(kind: str, obj: object, autogen_context: Any) -> Literal[False]:
+    """Autogenerate's hook: a revision that names a type of ours imports ``sqla_repo``.
+
+    ``sqla_repo.UTCDateTime`` renders by its public name; without this, the revision
+    would name it without importing it. Returns ``False``: Alembic renders the item.
+    """
+    if kind == "type" and type(obj).__module__ == "sqla_repo":
+        autogen_context.imports.add("import sqla_repo")
+    return False
 
 
 def _migrate_on(

@@ -19,9 +19,10 @@ This is the only module of ``sqla_repo`` that imports FastAPI or Starlette: inst
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Annotated, Any, TypeVar
+from http import HTTPStatus
+from typing import Annotated, Any, TypeVar, cast
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -42,7 +43,7 @@ from ._errors import (
     StaleDataError,
 )
 from ._repository import Repository
-from ._transactions import _top_level
+from ._transactions import top_level
 
 __all__ = [
     "SessionDep",
@@ -92,6 +93,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     :class:`~sqla_repo.CommitOutcomeUnknownError` when it was lost while ``COMMIT`` was
     in flight). The session is closed in every case.
 
+    A request whose method may change data (not ``GET``, ``HEAD``, ``OPTIONS`` or
+    ``TRACE``) begins its transaction as one that writes: on SQLite ``BEGIN
+    IMMEDIATE``, so that concurrent requests that read and then write take turns
+    instead of failing with ``SerializationError``; the servers need nothing.
+
     Take it through :data:`SessionDep`, which commits before the response is sent. It
     is the key to replace in ``app.dependency_overrides`` (tests). Raises
     ``RuntimeError`` when the app was not started with :func:`lifespan`.
@@ -104,9 +110,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             "FastAPI(lifespan=lifespan(factory)), or enter lifespan(factory)(app) inside "
             "your own lifespan"
         )
-    async with _top_level(sessions, None, False) as session:
+    writes = request.method not in _SAFE_METHODS
+    async with top_level(sessions, None, False, writes=writes) as session:
         yield session
 
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+"""Requests that do not change anything (RFC 9110 9.2.1); the others begin a writing
+transaction, which on SQLite takes the write lock at ``BEGIN``."""
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 """The request's session, committed before the response is sent.
@@ -151,15 +162,19 @@ _STATUS: dict[type[RepositoryError], int] = {
 }
 """The status of each error class; a subclass takes the status of its nearest listed class."""
 
-_PHRASES = {
-    404: "Not Found",
-    409: "Conflict",
-    422: "Unprocessable Content",
-    503: "Service Unavailable",
-}
+_PHRASES = {422: "Unprocessable Content"}
+"""RFC 9110's phrases where Python's ``HTTPStatus`` still has the older one."""
+
+Render = Callable[[RepositoryError, int], object]
+"""Builds an error response's JSON body from the raised error and its status."""
 
 
-def add_exception_handlers(app: FastAPI) -> None:
+def add_exception_handlers(
+    app: FastAPI,
+    *,
+    statuses: Mapping[type[RepositoryError], int] | None = None,
+    render: Render | None = None,
+) -> None:
     """Answer sqla_repo's errors with their HTTP status and a body that gives nothing away.
 
     ``NotFoundError``: 404. ``ConflictError``, ``StaleDataError``,
@@ -171,15 +186,45 @@ def add_exception_handlers(app: FastAPI) -> None:
     ``IntegrityViolationError``. It never carries the exception's message, SQL,
     values, driver text or the URL. Other exceptions keep FastAPI's handling, and so
     does FastAPI's own request-validation 422.
+
+    An API with a format of its own changes either part:
+
+    - ``statuses`` maps error classes to statuses over the table above
+      (``{ConflictError: 422}``); a raised class takes the status of its nearest class
+      in the merged table, so any :class:`~sqla_repo.RepositoryError` subclass can be
+      added. A key that is not one, or a status outside 400..599, raises at once
+      (``TypeError``, ``ValueError``).
+    - ``render(error, status)`` returns the JSON body instead of the one above. What it
+      puts there is the app's choice: ``error.constraint`` and ``error.columns`` of an
+      ``IntegrityViolationError`` are safe to show, while ``str(error)`` may quote
+      values the request sent.
     """
-    for error in _STATUS:
-        app.add_exception_handler(error, _error_response)
+    table = dict(_STATUS)
+    for error, status in (statuses or {}).items():
+        candidate: object = error  # checked at run time too: callers need not type-check
+        if not (isinstance(candidate, type) and issubclass(candidate, RepositoryError)):
+            raise TypeError(f"statuses keys are RepositoryError subclasses, not {error!r}")
+        code: object = status
+        if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 599:
+            raise ValueError(f"the status of {error.__name__} must be an int in 400..599")
+        table[error] = status
+    body = render if render is not None else _default_body
+
+    async def respond(request: Request, exc: Exception) -> JSONResponse:
+        error = cast("RepositoryError", exc)
+        status = next(table[cls] for cls in type(exc).__mro__ if cls in table)
+        return JSONResponse(body(error, status), status_code=status)
+
+    for error in table:
+        app.add_exception_handler(error, respond)
 
 
-async def _error_response(request: Request, exc: Exception) -> JSONResponse:
-    status = next(_STATUS[cls] for cls in type(exc).__mro__ if cls in _STATUS)
-    body: dict[str, object] = {"detail": _PHRASES[status], "error": type(exc).__name__}
-    if isinstance(exc, IntegrityViolationError):
-        body["constraint"] = exc.constraint
-        body["columns"] = list(exc.columns)
-    return JSONResponse(body, status_code=status)
+def _default_body(error: RepositoryError, status: int) -> dict[str, object]:
+    body: dict[str, object] = {
+        "detail": _PHRASES.get(status) or HTTPStatus(status).phrase,
+        "error": type(error).__name__,
+    }
+    if isinstance(error, IntegrityViolationError):
+        body["constraint"] = error.constraint
+        body["columns"] = list(error.columns)
+    return body
