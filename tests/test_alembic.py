@@ -1,14 +1,16 @@
 """``sqla-repo init-migrations`` and ``sqla_repo.alembic.run_migrations``, with real Alembic.
 
 The full cycle runs the ``alembic`` console script of this environment, as a user runs it,
-on PostgreSQL, MariaDB and a SQLite file; an in-memory database is migrated in-process
-through Alembic's connection-sharing recipe. Server tests work in this run's databases and
-drop what Alembic made before and after each test.
+on PostgreSQL, MariaDB and a SQLite file (with ``init-migrations --metadata``: an application's
+own models, ``revision --autogenerate``, ``upgrade``, ``check``); an in-memory database is
+migrated in-process through Alembic's connection-sharing recipe. Server tests work in this
+run's databases and drop what Alembic made before and after each test.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -44,8 +46,8 @@ from tests.conftest import ServerDatabase, server_url
 ALEMBIC = Path(sys.executable).with_name("alembic")
 SECRET = "s3cr3t-Pa55word"
 VERSION_FILE = re.compile(r"^([0-9a-f]{12})_create_users\.py$")
-# every table a test here may leave behind
-TABLES = ("users", "extras", "alembic_version", "sqla_versions")
+# every table a test here may leave behind, referencing tables first
+TABLES = ("notes", "users", "extras", "alembic_version", "sqla_versions")
 USERS = Base.metadata.tables[User.__tablename__]
 
 
@@ -122,6 +124,32 @@ def _alembic(project: Path, *args: str, url: str | None) -> subprocess.Completed
         [os.fspath(ALEMBIC), *args],
         cwd=project,
         env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def _alembic_in_turn(
+    project: Path, *commands: list[str], url: str
+) -> subprocess.CompletedProcess[str]:
+    """Like :func:`_alembic` for several commands, one interpreter for them all (faster).
+
+    ``-P``: the working directory is not on ``sys.path``, as for the console script; only
+    ``prepend_sys_path = .`` of ``alembic.ini`` puts it there. The first failure ends the run.
+    """
+    code = (
+        "import json, sys\n"
+        "from alembic.config import main\n"
+        "for argv in json.loads(sys.argv[1]):\n"
+        "    main(argv=argv, prog='alembic')\n"
+    )
+    env = {name: value for name, value in os.environ.items() if not name.startswith("DATABASE_")}
+    return subprocess.run(
+        [sys.executable, "-P", "-c", code, json.dumps(commands)],
+        cwd=project,
+        env={**env, "DATABASE_URL": url},
         capture_output=True,
         text=True,
         timeout=180,
@@ -260,15 +288,23 @@ def test_init_writes_ini_env_template_and_first_revision(
     assert "${upgrades" in (tmp_path / "migrations" / "script.py.mako").read_text()
 
 
-def test_written_python_passes_ruff_with_its_defaults(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "metadata",
+    [None, "shop.models:Model", "sqla_repo:Base"],
+    ids=["default", "metadata-first-party", "metadata-third-party"],
+)
+def test_written_python_passes_ruff_with_its_defaults(
+    tmp_path: Path, request: pytest.FixtureRequest, metadata: str | None
+) -> None:
     ruff = Path(sys.executable).with_name("ruff")
     if not ruff.exists():
         pytest.skip("ruff is not installed in this environment")
-    assert init_migrations(root=tmp_path) == 0
+    root = tmp_path if metadata is None else request.getfixturevalue("shop")
+    assert init_migrations(root=root, metadata=metadata) == 0
     for args in (["check", "--select", "E,W,F,I,B,UP,SIM,RUF"], ["format", "--check"]):
         result = subprocess.run(
             [os.fspath(ruff), *args, "--isolated", "--no-cache", "."],
-            cwd=tmp_path,
+            cwd=root,
             capture_output=True,
             text=True,
             timeout=60,
@@ -382,6 +418,222 @@ def test_init_migrations_console_script(tmp_path: Path) -> None:
     assert _snapshot(tmp_path) == before
 
 
+# --- init-migrations --metadata: the application's own models ----------------------------
+
+# an application's models: its own DeclarativeBase, its own users table (not sqla_repo's)
+SHOP_MODELS = """\
+from sqlalchemy import ForeignKey, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Model(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Customer(Model):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handle: Mapped[str] = mapped_column(String(40), unique=True)
+
+
+class Note(Model):
+    __tablename__ = "notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    body: Mapped[str | None] = mapped_column(String(200))
+
+
+metadata = Model.metadata
+context = Model.metadata  # a name env.py binds itself
+answer = 42
+"""
+
+
+@pytest.fixture
+def shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A project directory holding the application package ``shop`` (``shop.models``, and
+    ``shop.broken``, which fails to import); ``sys.modules`` forgets it afterwards."""
+    root = tmp_path / "shop-project"
+    (root / "shop").mkdir(parents=True)
+    (root / "shop" / "__init__.py").write_text("")
+    (root / "shop" / "models.py").write_text(SHOP_MODELS)
+    (root / "shop" / "broken.py").write_text('raise RuntimeError("SHOP_KEY\\nis not set")\n')
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # no __pycache__ in snapshots
+    yield root
+    for name in [name for name in sys.modules if name.partition(".")[0] == "shop"]:
+        del sys.modules[name]
+
+
+@pytest.mark.parametrize(
+    ("spec", "imported", "call"),
+    [
+        (
+            "shop.models:Model",
+            "\n\nfrom shop.models import Model\n",
+            "run_migrations(Model.metadata)",
+        ),
+        (
+            "shop.models:Model.metadata",
+            "\n\nfrom shop.models import Model\n",
+            "run_migrations(Model.metadata)",
+        ),
+        (
+            "shop.models:metadata",
+            "\n\nfrom shop.models import metadata\n",
+            "run_migrations(metadata)",
+        ),
+        (
+            "shop.models:context",
+            "\n\nfrom shop.models import context as app_context\n",
+            "run_migrations(app_context)",
+        ),
+        (  # not under the project directory: one block with the other third-party imports
+            "sqla_repo:Base",
+            "\nfrom sqla_repo import Base\nfrom sqla_repo.alembic import run_migrations\n",
+            "run_migrations(Base.metadata)",
+        ),
+    ],
+    ids=["declarative-base", "metadata-attribute", "module-metadata", "aliased", "installed"],
+)
+def test_init_with_metadata_imports_it_and_writes_no_revision(
+    shop: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    spec: str,
+    imported: str,
+    call: str,
+) -> None:
+    path = list(sys.path)
+    assert init_migrations(root=shop, metadata=spec) == 0
+    assert sys.path == path
+
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert out.count("\n") == 1
+    assert out.startswith("sqla-repo init-migrations: wrote alembic.ini and migrations/ (")
+    assert 'next: DATABASE_URL=... alembic revision --autogenerate -m "create tables", ' in out
+    assert out.rstrip().endswith("then alembic upgrade head")
+    written = [name for name, _ in _snapshot(shop) if not name.startswith("shop")]
+    assert written == [
+        "alembic.ini",
+        "migrations",
+        "migrations/env.py",
+        "migrations/script.py.mako",
+        "migrations/versions",  # empty, for alembic revision --autogenerate
+    ]
+    assert not any((shop / "migrations" / "versions").iterdir())
+
+    env = (shop / "migrations" / "env.py").read_text()
+    assert imported in env
+    assert f"\n{call}\n" in env
+    assert "import importlib" not in env
+    assert "from sqla_repo import Base\n" not in env or spec == "sqla_repo:Base"
+    assert "sqla_repo.User" not in env
+    compile(env, "env.py", "exec")
+
+    # alembic.ini and script.py.mako are those of a default set-up
+    (tmp_path / "default").mkdir()
+    assert init_migrations(root=tmp_path / "default") == 0
+    for name in ("alembic.ini", "migrations/script.py.mako"):
+        assert (shop / name).read_bytes() == (tmp_path / "default" / name).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("spec", "reason"),
+    [
+        ("shop.models", "--metadata 'shop.models' is not MODULE:ATTR"),
+        ("shop.models:", "--metadata 'shop.models:' is not MODULE:ATTR"),
+        (":Model", "--metadata ':Model' is not MODULE:ATTR"),
+        ("shop..models:Model", "--metadata 'shop..models:Model' is not MODULE:ATTR"),
+        ("shop-app.models:Model", "--metadata 'shop-app.models:Model' is not MODULE:ATTR"),
+        ("shop.models:Model.class", "--metadata 'shop.models:Model.class' is not MODULE:ATTR"),
+        (
+            "nowhere.models:Model",
+            "--metadata nowhere.models:Model: cannot import nowhere.models "
+            "(ModuleNotFoundError: No module named 'nowhere')",
+        ),
+        (
+            "shop.broken:Model",
+            "--metadata shop.broken:Model: cannot import shop.broken "
+            "(RuntimeError: SHOP_KEY is not set)",
+        ),
+        (
+            "shop.models:Missing",
+            "--metadata shop.models:Missing: shop.models has no attribute 'Missing'",
+        ),
+        (
+            "shop.models:answer",
+            "--metadata shop.models:answer: shop.models.answer is not a MetaData and has no "
+            ".metadata MetaData (type int)",
+        ),
+        (
+            "shop.models:Mapped",
+            "--metadata shop.models:Mapped: shop.models.Mapped is not a MetaData and has no "
+            ".metadata MetaData (class Mapped)",
+        ),
+    ],
+    ids=[
+        "no-attribute",
+        "empty-attribute",
+        "no-module",
+        "empty-name",
+        "not-an-identifier",
+        "keyword",
+        "module-not-found",
+        "module-raises",
+        "attribute-missing",
+        "not-a-metadata",
+        "class-without-metadata",
+    ],
+)
+def test_init_with_bad_metadata_refuses_and_writes_nothing(
+    shop: Path, capsys: pytest.CaptureFixture[str], spec: str, reason: str
+) -> None:
+    before = _snapshot(shop)
+    path = list(sys.path)
+
+    assert init_migrations(root=shop, metadata=spec) == 1
+
+    assert sys.path == path
+    assert _snapshot(shop) == before
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith(f"sqla-repo init-migrations: {reason}")
+    assert err.endswith("; nothing written\n")
+    assert err.count("\n") == 1
+
+
+def test_init_with_metadata_console_script_imports_from_the_working_directory(
+    shop: Path,
+) -> None:
+    # the console script's sys.path holds its own folder, not the working directory
+    made = subprocess.run(
+        [
+            os.fspath(Path(sys.executable).with_name("sqla-repo")),
+            "init-migrations",
+            "--metadata",
+            "shop.models:Model",
+            "db",
+        ],
+        cwd=shop,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("sqla-repo init-migrations: wrote alembic.ini and db/ (")
+    assert "from shop.models import Model\n" in (shop / "db" / "env.py").read_text()
+    assert not any((shop / "db" / "versions").iterdir())
+
+
 # --- the alembic console script on every backend ----------------------------------------
 
 
@@ -416,6 +668,37 @@ def test_upgrade_check_downgrade_with_database_url(project: Path, target: Target
     pending = _alembic(project, "check", url=target.url)  # check compares for real
     assert pending.returncode != 0  # Alembic's failure status
     assert "Target database is not up to date." in pending.stdout + pending.stderr
+
+
+def test_autogenerate_upgrade_check_with_the_applications_metadata(
+    shop: Path, target: Target, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert init_migrations(root=shop, metadata="shop.models:Model") == 0
+    capsys.readouterr()
+
+    migrated = _alembic_in_turn(
+        shop,
+        ["revision", "--autogenerate", "-m", "create tables"],
+        ["upgrade", "head"],
+        ["check"],
+        url=target.url,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+
+    [script] = (shop / "migrations" / "versions").glob("*.py")
+    match = re.match(r"^([0-9a-f]{12})_create_tables\.py$", script.name)
+    assert match is not None, script.name
+    source = script.read_text()
+    assert "op.create_table('users'" in source
+    assert "op.create_table('notes'" in source
+    assert "email" not in source  # not sqla_repo's users
+    tables, users, versions = asyncio.run(_inspect(target.url))
+    assert tables == {"users", "notes", "alembic_version"}
+    assert versions == [match.group(1)]
+    assert users is not None
+    assert [column["name"] for column in users["columns"]] == ["id", "handle"]
+    assert ("uq_users_handle", ("handle",)) in users["unique"]
+    assert "No new upgrade operations detected." in migrated.stdout  # alembic check
 
 
 _OFFLINE_URLS = {

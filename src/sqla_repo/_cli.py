@@ -2,7 +2,8 @@
 
 - ``demo``: a CRUD walk-through on any backend;
 - ``check``: connect once and report the database's facts (:mod:`sqla_repo._check`);
-- ``init-migrations``: write an Alembic set-up (:mod:`sqla_repo._migrations`).
+- ``init-migrations``: write an Alembic set-up (:mod:`sqla_repo._migrations`), for sqla_repo's
+  ``Base`` or, with ``--metadata MODULE:ATTR``, the application's own metadata.
 """
 
 from __future__ import annotations
@@ -69,6 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     migrations = commands.add_parser(
         "init-migrations",
         help="write ./alembic.ini and a migrations directory whose env.py uses sqla_repo",
+        description=(
+            "Write ./alembic.ini and DIR/ (env.py calling sqla_repo.alembic.run_migrations(), "
+            "script.py.mako, versions/). By default env.py migrates sqla_repo's Base.metadata "
+            "and a first revision creates its users table; with --metadata, env.py imports the "
+            "application's metadata and versions/ starts empty. Exit status: 0 written, 1 "
+            "refused with nothing written, 2 bad command line."
+        ),
     )
     migrations.add_argument(
         "directory",
@@ -76,6 +84,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="?",
         default="migrations",
         help="the migrations directory (default: migrations)",
+    )
+    migrations.add_argument(
+        "--metadata",
+        metavar="MODULE:ATTR",
+        help=(
+            "the application's MetaData, or a declarative base having one as .metadata, e.g. "
+            "myapp.models:Base or myapp.models:Base.metadata; imported first (the working "
+            "directory on sys.path) to check it; no first revision is written: run "
+            'alembic revision --autogenerate -m "create tables"'
+        ),
     )
     args = parser.parse_args(argv)
     if args.command == "check":
@@ -94,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 1
-        return init_migrations(args.directory)
+        return init_migrations(args.directory, metadata=args.metadata)
     return _demo(parser, args.url)
 
 
