@@ -67,18 +67,16 @@ def slugify(title: str) -> str:
 class UserRepository(Repository[User, int]):
     async def by_username(self, username: str, *, reader: int | None = None) -> User:
         """The profile of ``username`` with ``following`` for ``reader``; else NotFoundError."""
-        found = await self.list(
+        found = await self.first(
             User.username == username,
-            limit=1,
             options=[with_expression(User.following, follows_author(reader))],
         )
-        if not found:
+        if found is None:
             raise MissingError("profile not found")
-        return found[0]
+        return found
 
     async def by_email(self, email: str) -> User | None:
-        found = await self.list(User.email == email, limit=1)
-        return found[0] if found else None
+        return await self.first(User.email == email)
 
 
 class FollowRepository(Repository[Follow, tuple[int, int]]):
@@ -138,17 +136,17 @@ class ArticleRepository(Repository[Article, int]):
         held = [obj for obj in self.session.identity_map.values() if isinstance(obj, Article)]
         for obj in held:
             self.session.expire(obj, ["favorited", "favorites_count"])
-        found = await self.list(Article.slug == slug, limit=1, options=article_loads(reader))
-        if not found:
+        found = await self.first(Article.slug == slug, options=article_loads(reader))
+        if found is None:
             raise MissingError("article not found")
-        return found[0]
+        return found
 
     async def id_of(self, slug: str) -> tuple[int, int]:
         """``(id, author_id)`` of the article; NotFoundError for an unknown slug."""
-        found = await self.list(Article.slug == slug, limit=1)
-        if not found:
+        found = await self.first(Article.slug == slug)
+        if found is None:
             raise MissingError("article not found")
-        return found[0].id, found[0].author_id
+        return found.id, found.author_id
 
     async def free_slug(self, title: str, *, keep: str | None = None) -> str:
         """The title's slug, or the slug and a unique suffix when another article has it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._cluster import Cluster
 from ._engine import EngineFactory, PoolConfig
 from ._errors import (
     CheckViolationError,
@@ -29,6 +30,7 @@ from ._models import NAMING_CONVENTION, Base, User
 from ._ordering import OrderBy
 from ._pagination import CursorPage, Page
 from ._repository import Repository, UserRepository
+from ._routing import RoutingConfig
 from ._settings import DatabaseSettings
 from ._soft_delete import SoftDeleteMixin
 from ._timestamps import TimestampMixin, UTCDateTime
@@ -41,6 +43,7 @@ __all__ = [
     "Base",
     "BigIntPrimaryKeyMixin",
     "CheckViolationError",
+    "Cluster",
     "CommitOutcomeUnknownError",
     "ConflictError",
     "CursorPage",
@@ -64,6 +67,7 @@ __all__ = [
     "ReadOnlyError",
     "Repository",
     "RepositoryError",
+    "RoutingConfig",
     "SerializationError",
     "SoftDeleteMixin",
     "StaleDataError",

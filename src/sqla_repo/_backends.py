@@ -24,6 +24,7 @@ from ._connections import (
     mysql_prepare_url,
     mysql_setup,
     mysql_transaction,
+    postgresql_pgbouncer,
     postgresql_transaction,
     queue_pool_setup,
     sqlite_setup,
@@ -41,6 +42,7 @@ from ._errors import (
     SerializationError,
     StatementTimeoutError,
 )
+from ._replication import MARIADB_REPLICATION, POSTGRESQL_REPLICATION, Replication
 from ._scrub import MYSQL_VALUES, POSTGRESQL_VALUES
 from ._upsert import (
     ON_CONFLICT_POSTGRESQL,
@@ -56,6 +58,9 @@ if TYPE_CHECKING:
 
 ErrorCode = str | int
 Details = tuple[str | None, tuple[str, ...]]
+PoolerSettings = Callable[
+    [URL, Mapping[str, Any], dict[str, Any]], tuple[URL, Mapping[str, Any], dict[str, Any]]
+]
 BulkLoad = Callable[["AsyncConnection", "Table", Sequence[Mapping[str, Any]]], Awaitable[bool]]
 """Copy rows (dicts keyed by column key, one set of keys) into a table; ``False`` if it cannot."""
 
@@ -116,6 +121,10 @@ class Backend:
     connect_failures: Mapping[ErrorCode, str] = field(default_factory=dict)
     """Error code (or its family) of a failed connection attempt -> ``"auth"`` or
     ``"unreachable"`` (``sqla-repo check``'s reasons)."""
+    replication: Replication | None = None
+    """Commit positions and replica probes for read replicas; ``None``: no replicas."""
+    pgbouncer: PoolerSettings | None = None
+    """Adapts a URL, connect arguments and engine options to a transaction pooler."""
 
     def classify(self, orig: BaseException) -> type[RepositoryError] | None:
         """The error class for a driver exception, read from its code; ``None`` if unknown."""
@@ -246,6 +255,8 @@ POSTGRESQL = Backend(
     bulk_load=copy_rows,
     server_version_sql="SHOW server_version",
     connect_failures={"28": "auth", "08": "unreachable"},  # SQLSTATE classes
+    replication=POSTGRESQL_REPLICATION,
+    pgbouncer=postgresql_pgbouncer,
 )
 
 
@@ -335,6 +346,8 @@ MYSQL = Backend(
         2006: DatabaseUnavailableError,  # server has gone away
         2013: DatabaseUnavailableError,  # lost connection during query
         2055: DatabaseUnavailableError,
+        1047: DatabaseUnavailableError,  # Galera: node not ready (no quorum)
+        1180: DatabaseUnavailableError,  # Galera: error during COMMIT (quorum lost)
     },
     error_details=_mysql_details,
     error_values=MYSQL_VALUES,
@@ -346,6 +359,7 @@ MYSQL = Backend(
     nulls_keyword=False,
     transaction_setup=mysql_transaction,
     foreign_keys_sql="SELECT @@foreign_key_checks",
+    replication=MARIADB_REPLICATION,
     connect_failures={
         1044: "auth",  # ER_DBACCESS_DENIED_ERROR
         1045: "auth",  # ER_ACCESS_DENIED_ERROR: wrong user or password

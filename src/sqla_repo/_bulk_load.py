@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from sqlalchemy import Column, Dialect, Table, exc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ._connections import PGBOUNCER
+
 if TYPE_CHECKING:
     from asyncpg import Connection
 
@@ -49,6 +51,11 @@ async def copy_rows(
     """
     if not rows:
         return True
+    if (
+        connection.sync_connection is not None
+        and connection.sync_connection.get_execution_options().get(PGBOUNCER)
+    ):
+        return False  # asyncpg's COPY prepares a named statement: not through a pooler
     keys = list(rows[0])
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection

@@ -98,6 +98,35 @@ def sqlite_transaction(isolation_level: str | None, read_only: bool) -> Transact
     return TransactionSetup({_QUERY_ONLY: True} if read_only else {})
 
 
+PGBOUNCER = "sqla_repo_pgbouncer"
+"""Engine execution option: connections go through a transaction pooler (no COPY)."""
+
+
+def _statement_name() -> str:
+    return f"__sqla_repo_{uuid.uuid4().hex}__"
+
+
+def postgresql_pgbouncer(
+    url: URL, connect_args: Mapping[str, Any], options: dict[str, Any]
+) -> tuple[URL, Mapping[str, Any], dict[str, Any]]:
+    """Driver settings for PgBouncer's transaction pooling, where consecutive
+    transactions of one client connection may run on different server connections, so
+    no prepared statement may outlive its transaction: asyncpg caches none and names
+    each one uniquely (its binary COPY, which prepares under a counter name, is not
+    used); psycopg never prepares on the server."""
+    if url.get_driver_name() == "asyncpg":
+        added: dict[str, Any] = {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": _statement_name,
+        }
+    else:
+        added = {"prepare_threshold": None}
+    execution = dict(options.get("execution_options") or {})
+    execution[PGBOUNCER] = True
+    return url, {**connect_args, **added}, {**options, "execution_options": execution}
+
+
 def queue_pool_options(request: EngineRequest) -> dict[str, Any]:
     config = request.pool
     options: dict[str, Any] = {

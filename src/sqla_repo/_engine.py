@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar
 
@@ -17,10 +17,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from ._backends import Backend
+from ._cluster import Cluster
 from ._connections import EngineRequest
 from ._loading import GuardedSession
+from ._routing import RoutingConfig, cluster_id
 from ._settings import DatabaseSettings
-from ._urls import parse_url
+from ._urls import parse_url, shown
 
 # engine_options the factory derives itself -> the argument that sets them
 _OWNED_OPTIONS: Mapping[str, str] = MappingProxyType(
@@ -107,7 +110,10 @@ class EngineFactory:
         "_echo",
         "_engine_options",
         "_hide_parameters",
+        "_pgbouncer",
         "_pool",
+        "_replicas",
+        "_routing",
         "_url",
     )
 
@@ -120,8 +126,20 @@ class EngineFactory:
         hide_parameters: bool = True,
         connect_args: Mapping[str, Any] | None = None,
         engine_options: Mapping[str, Any] | None = None,
+        replicas: Sequence[str | URL] = (),
+        routing: RoutingConfig | None = None,
+        pgbouncer: bool = False,
     ) -> None:
         self._url, self._backend = parse_url(url)
+        self._replicas = _replica_urls(self._backend, replicas)
+        if routing is not None and not isinstance(routing, RoutingConfig):
+            raise TypeError(f"routing must be a RoutingConfig, not {type(routing).__name__}")
+        self._routing = routing if routing is not None else RoutingConfig()
+        if not isinstance(pgbouncer, bool):
+            raise TypeError(f"pgbouncer must be a bool, not {type(pgbouncer).__name__}")
+        if pgbouncer and self._backend.pgbouncer is None:
+            raise ValueError("pgbouncer=True is for PostgreSQL URLs (PgBouncer pools PostgreSQL)")
+        self._pgbouncer = pgbouncer
         if pool is not None and not isinstance(pool, PoolConfig):
             raise TypeError(f"pool must be a PoolConfig, not {type(pool).__name__}")
         self._pool = pool if pool is not None else PoolConfig()
@@ -168,6 +186,19 @@ class EngineFactory:
     def echo(self) -> bool:
         return self._echo
 
+    @property
+    def replicas(self) -> tuple[URL, ...]:
+        """The replica URLs (their ``repr``/``str`` hide the passwords)."""
+        return self._replicas
+
+    @property
+    def routing(self) -> RoutingConfig:
+        return self._routing
+
+    @property
+    def pgbouncer(self) -> bool:
+        return self._pgbouncer
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(url={self._url.render_as_string(hide_password=True)!r}, "
@@ -180,13 +211,37 @@ class EngineFactory:
         Opens no connection. Raises ``ModuleNotFoundError`` naming the extra to install
         when the URL's driver is missing.
         """
-        self._require(self._url.get_driver_name())
-        setup = self._backend.setup(self._url, EngineRequest(self._pool, self._connect_args))
+        return self._async_engine(self._url)
+
+    def create_cluster(self) -> Cluster:
+        """The primary (this factory's URL) and an engine per replica URL, as a
+        :class:`~sqla_repo.Cluster` routing read sessions by ``routing``.
+
+        Every engine is built like :meth:`create_async_engine`, with this factory's
+        ``PoolConfig``, driver options and ``pgbouncer`` setting. Opens no connection.
+        """
+        primary = self._async_engine(self._url)
+        replicas = [self._async_engine(url) for url in self._replicas]
+        return Cluster(
+            primary,
+            replicas,
+            backend=self._backend,
+            routing=self._routing,
+            identity=cluster_id(self._url),
+        )
+
+    def _async_engine(self, url: URL) -> AsyncEngine:
+        self._require(url.get_driver_name())
+        connect_args: Mapping[str, Any] = self._connect_args
+        options = dict(self._engine_options)
+        if self._pgbouncer and self._backend.pgbouncer is not None:
+            url, connect_args, options = self._backend.pgbouncer(url, connect_args, options)
+        setup = self._backend.setup(url, EngineRequest(self._pool, connect_args))
         engine = create_async_engine(
-            self._backend.prepare_url(self._url),
+            self._backend.prepare_url(url),
             echo=self._echo,
             hide_parameters=self._hide_parameters,
-            **self._engine_options,
+            **options,
             **setup.options,
         )
         setup.install(engine.sync_engine)
@@ -205,13 +260,17 @@ class EngineFactory:
         driver = self._backend.sync_drivers[async_driver]
         self._require(driver, extra=self._backend.drivers[async_driver])
         url = self._url.set(drivername=f"{self._url.get_backend_name()}+{driver}")
-        request = EngineRequest(self._pool, self._connect_args, synchronous=True)
+        connect_args: Mapping[str, Any] = self._connect_args
+        options = dict(self._engine_options)
+        if self._pgbouncer and self._backend.pgbouncer is not None:
+            url, connect_args, options = self._backend.pgbouncer(url, connect_args, options)
+        request = EngineRequest(self._pool, connect_args, synchronous=True)
         setup = self._backend.setup(url, request)
         engine = sqlalchemy.create_engine(
             self._backend.prepare_url(url),
             echo=self._echo,
             hide_parameters=self._hide_parameters,
-            **self._engine_options,
+            **options,
             **setup.options,
         )
         setup.install(engine)
@@ -232,6 +291,23 @@ class EngineFactory:
         Objects stay loaded after commit, so reading them never triggers implicit IO.
         """
         return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=GuardedSession)
+
+
+def _replica_urls(backend: Backend, replicas: object) -> tuple[URL, ...]:
+    if isinstance(replicas, str | URL) or not isinstance(replicas, Sequence):
+        raise TypeError("replicas must be a sequence of URLs (a list), not one URL")
+    urls: list[URL] = []
+    for replica in replicas:
+        url, replica_backend = parse_url(replica)
+        if replica_backend is not backend:
+            raise ValueError(
+                f"replica {shown(url)!r} is {replica_backend.name}, the primary {backend.name}: "
+                "replicas replicate their primary"
+            )
+        if backend.replication is None:
+            raise ValueError(f"{backend.name} has no read replicas: give no replicas=")
+        urls.append(url)
+    return tuple(urls)
 
 
 def _mapping(name: str, value: Mapping[str, Any] | None) -> Mapping[str, Any]:
