@@ -6,8 +6,9 @@
 For each URL (default: the local PostgreSQL and MariaDB servers, or the URLs in
 SQLA_REPO_TEST_POSTGRES_URL and SQLA_REPO_TEST_MYSQL_URL, and ``sqlite``: a SQLite
 file in a temporary directory) it creates the ``bench_crud_*`` tables (dropping a
-killed run's leftovers first), seeds them, measures every operation for every
-contender (see the package's modules), prints a Markdown table and drops the tables.
+killed run's leftovers first; the ``*_m`` ones are those of "sqla_repo + mixins"),
+seeds them, measures every operation for every contender (see the package's
+modules), prints a Markdown table and drops the tables.
 ``--quick`` shrinks every size and round count to a smoke run that only prints.
 """
 
@@ -30,9 +31,19 @@ from sqlalchemy.engine import make_url
 
 from sqla_repo import EngineFactory, PoolConfig
 
-from . import _reads, _scans, _writes
+from . import _bulk, _reads, _scans, _writes
 from ._harness import Env, Operation, OperationResult, measure
-from ._models import FULL, ITEMS, QUICK, STREAM, BenchBase, Sizes, seed
+from ._models import (
+    FULL,
+    ITEMS,
+    MIXED_ITEMS,
+    MIXED_STREAM,
+    QUICK,
+    STREAM,
+    BenchBase,
+    Sizes,
+    seed,
+)
 from ._raw import StatementCounter, open_pool
 from ._report import BackendResult, as_json, calls, header, machine, markdown
 
@@ -52,9 +63,9 @@ OPERATIONS: dict[str, Callable[[Sizes], Operation]] = {
     "create": _writes.create_one,
     "update": _writes.update_one,
     "delete": _writes.delete_one,
-    "create-many-mappings": lambda sizes: _writes.create_many(sizes, instances=False),
-    "create-many-instances": lambda sizes: _writes.create_many(sizes, instances=True),
-    "upsert-many": _writes.upsert_many,
+    "create-many-mappings": lambda sizes: _bulk.create_many(sizes, instances=False),
+    "create-many-instances": lambda sizes: _bulk.create_many(sizes, instances=True),
+    "upsert-many": _bulk.upsert_many,
     "page-keyset": _reads.page_keyset,
     "page-offset": _reads.page_offset,
     "count": _scans.count,
@@ -79,9 +90,11 @@ async def bench(
         backend = "mariadb" if getattr(dialect, "is_mariadb", False) else dialect.name
         progress(f"{backend}: seeding")
         started = time.perf_counter()
-        await seed(engine, ITEMS, sizes.table_rows)
+        for items in (ITEMS, MIXED_ITEMS):
+            await seed(engine, items, sizes.table_rows)
         if "stream" in only:
-            await seed(engine, STREAM, sizes.stream_rows)
+            for streamed in (STREAM, MIXED_STREAM):
+                await seed(engine, streamed, sizes.stream_rows)
         seed_seconds = time.perf_counter() - started
         raw = await open_pool(make_url(url), backend, counter)
         env = Env(backend, engine, factory.create_sessionmaker(engine), raw, counter)

@@ -3,11 +3,13 @@
 An :class:`Operation` is measured for every contender (a :class:`Variant`) in rounds:
 each round runs one batch per contender, in a shuffled order, after an untimed
 warm-up round. A batch runs in a fresh session (or raw connection) and transaction,
-which is rolled back at the end: first the operation's reset SQL and the variant's
-set-up (untimed), then ``reps`` timed calls, then the untimed check, whose result
-must be equal for every contender and every round. The machine is shared and noisy,
-so the result is the median of the per-round ratios between two contenders, with
-their min-max, rather than absolute times.
+which is rolled back at the end: first the operation's reset SQL (or the variant's
+own, for a contender with tables of its own) and the variant's set-up (untimed),
+then ``reps`` timed calls, then the untimed check, whose result must be equal for
+every contender and every round (for "sqla_repo + mixins", on the shared columns of
+its live rows; it must also send as many statements as sqla_repo). The machine is
+shared and noisy, so the result is the median of the per-round ratios between two
+contenders, with their min-max, rather than absolute times.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ CORE = "Core"
 ORM = "ORM"
 REPO = "sqla_repo"
 REPO_COUNT = "sqla_repo (returning=False)"
+REPO_MIXINS = "sqla_repo + mixins"
+"""sqla_repo over models with the key, timestamp and soft-delete mixins (``_mixins``)."""
 ADVANCED = "advanced-alchemy"
-CONTENDERS = (RAW, CORE, ORM, REPO, REPO_COUNT, ADVANCED)
+CONTENDERS = (RAW, CORE, ORM, REPO, REPO_COUNT, REPO_MIXINS, ADVANCED)
 BASELINE = ORM
 PAIRS = (
     *((name, BASELINE) for name in CONTENDERS if name != BASELINE),
@@ -41,6 +45,7 @@ PAIRS = (
     (REPO, CORE),
     (REPO_COUNT, RAW),
     (REPO_COUNT, CORE),
+    (REPO_MIXINS, REPO),
 )
 """The ratios reported (numerator, denominator), where an operation has both."""
 
@@ -73,6 +78,7 @@ class Batch:
     """What one batch runs in: a session, or a raw connection for the raw driver."""
 
     env: Env
+    contender: str
     _session: AsyncSession | None = None
     _raw: RawConnection | None = None
     traced: bool = False
@@ -105,20 +111,20 @@ class Batch:
 
 
 @asynccontextmanager
-async def open_batch(env: Env, raw: bool) -> AsyncIterator[Batch]:
+async def open_batch(env: Env, variant: Variant) -> AsyncIterator[Batch]:
     """A batch in a new transaction, rolled back at the end."""
-    if raw:
+    if variant.raw:
         async with env.raw.acquire() as connection:
             await connection.begin()
             try:
-                yield Batch(env, _raw=connection)
+                yield Batch(env, variant.contender, _raw=connection)
             finally:
                 await connection.rollback()
     else:
         async with env.sessions() as session:
             await session.connection()  # checkout and BEGIN stay outside the timing
             try:
-                yield Batch(env, _session=session)
+                yield Batch(env, variant.contender, _session=session)
             finally:
                 await session.rollback()
 
@@ -139,6 +145,8 @@ class Variant:
     """What the contender calls, for the report."""
     raw: bool = False
     """Runs on a raw driver connection instead of a session."""
+    reset: Sequence[str] | None = None
+    """The variant's own reset SQL, run instead of the operation's (its own tables)."""
 
 
 @dataclass(frozen=True)
@@ -199,9 +207,9 @@ class BatchResult:
 
 
 async def run_batch(env: Env, operation: Operation, variant: Variant, traced: bool) -> BatchResult:
-    async with open_batch(env, variant.raw) as batch:
+    async with open_batch(env, variant) as batch:
         batch.traced = traced
-        for sql in operation.reset:
+        for sql in operation.reset if variant.reset is None else variant.reset:
             await batch.execute(sql)
         call = await variant.prepare(batch)
         gc.collect()
@@ -250,6 +258,11 @@ async def measure(env: Env, operation: Operation, shuffle: random.Random) -> Ope
             if round_number > 0:
                 times[variant.contender].append(done.seconds / (operation.reps * operation.units))
             statements[variant.contender] = done.statements
+    mixed, plain = statements.get(REPO_MIXINS), statements.get(REPO)
+    if mixed is not None and plain is not None and mixed != plain:  # the mixins' promise
+        raise BenchmarkError(
+            f"{operation.title}: {REPO_MIXINS} sent {mixed} statements, {REPO} {plain}"
+        )
     contenders = {
         variant.contender: ContenderResult(
             how=variant.how,

@@ -4,6 +4,11 @@
 - ``bench_crud_writes``: what the write operations change, reset before every batch;
 - ``bench_crud_stream``: the streamed table (``stream_rows`` rows, seeded once).
 
+The same three again with the model mixins (``bench_crud_items_m`` etc.), for the
+"sqla_repo + mixins" contender: the same columns, the key from
+``BigIntPrimaryKeyMixin``, plus ``created_at``/``updated_at`` (``TimestampMixin``,
+seeded with one instant) and ``deleted_at`` (``SoftDeleteMixin``, seeded NULL).
+
 Row ``n`` is ``(n, "code-<n>", "name <n>", n % TIES)`` everywhere.
 """
 
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
@@ -34,7 +40,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.selectable import FromClause
 
-from sqla_repo import Repository
+from sqla_repo import (
+    BigIntPrimaryKeyMixin,
+    Repository,
+    SoftDeleteMixin,
+    TimestampMixin,
+    UTCDateTime,
+)
 
 TIES = 1000
 """``score`` takes this many distinct values: ``id % TIES``."""
@@ -65,9 +77,33 @@ class Streamed(Columns, BenchBase):
     __tablename__ = "bench_crud_stream"
 
 
+class MixedColumns(BigIntPrimaryKeyMixin, TimestampMixin, SoftDeleteMixin):
+    """The same columns, with the key, timestamps and soft deletion of the mixins."""
+
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    score: Mapped[int] = mapped_column(index=True)
+
+
+class MixedItem(MixedColumns, BenchBase):
+    __tablename__ = "bench_crud_items_m"
+
+
+class MixedWritten(MixedColumns, BenchBase):
+    __tablename__ = "bench_crud_writes_m"
+
+
+class MixedStreamed(MixedColumns, BenchBase):
+    __tablename__ = "bench_crud_stream_m"
+
+
 ITEMS = BenchBase.metadata.tables[Item.__tablename__]
 WRITES = BenchBase.metadata.tables[Written.__tablename__]
 STREAM = BenchBase.metadata.tables[Streamed.__tablename__]
+MIXED_ITEMS = BenchBase.metadata.tables[MixedItem.__tablename__]
+MIXED_WRITES = BenchBase.metadata.tables[MixedWritten.__tablename__]
+MIXED_STREAM = BenchBase.metadata.tables[MixedStreamed.__tablename__]
+STAMPS = ("created_at", "updated_at")
 
 
 class ItemRepository(Repository[Item, int]):
@@ -79,6 +115,18 @@ class WrittenRepository(Repository[Written, int]):
 
 
 class StreamedRepository(Repository[Streamed, int]):
+    pass
+
+
+class MixedItemRepository(Repository[MixedItem, int]):
+    pass
+
+
+class MixedWrittenRepository(Repository[MixedWritten, int]):
+    pass
+
+
+class MixedStreamedRepository(Repository[MixedStreamed, int]):
     pass
 
 
@@ -116,7 +164,7 @@ def as_values(value: object) -> Values | None:
     """A model instance, a Core row or a driver's record as ``(id, code, name, score)``."""
     if value is None:
         return None
-    if isinstance(value, Columns):
+    if isinstance(value, Columns | MixedColumns):
         return value.id, value.code, value.name, value.score
     found = tuple(cast_rows(value))
     if len(found) != len(COLUMNS):
@@ -208,17 +256,27 @@ def numbers(dialect: Dialect, count: int) -> Select[Any]:
 
 
 async def seed(engine: AsyncEngine, target: Table, count: int) -> None:
-    """Fill ``target`` with rows 1..count, as :func:`values` gives them; then ANALYZE."""
+    """Fill ``target`` with rows 1..count, as :func:`values` gives them; then ANALYZE.
+
+    A mixins' table gets one instant in both timestamps of every row (``deleted_at``
+    stays NULL: every row is live).
+    """
     async with engine.begin() as connection:
         source = numbers(connection.dialect, count).subquery("numbers")
         n = source.c.n
-        rows = select(
+        columns: list[str] = list(COLUMNS)
+        selected: list[ColumnElement[Any]] = [
             n,
             literal("code-") + cast(n, String),
             literal("name ") + cast(n, String),
             n % TIES,
-        )
-        await connection.execute(insert(target).from_select(list(COLUMNS), rows))
+        ]
+        if STAMPS[0] in target.c:
+            now = literal(datetime.now(UTC), UTCDateTime())
+            columns += STAMPS
+            selected += [now] * len(STAMPS)
+        rows = select(*selected)
+        await connection.execute(insert(target).from_select(columns, rows))
     quoted = engine.dialect.identifier_preparer.quote(target.name)
     async with engine.connect() as connection:
         if engine.dialect.name == "postgresql":  # VACUUM cannot run in a transaction

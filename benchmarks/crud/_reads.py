@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from sqla_repo import CursorPage
 
+from . import _mixins
 from ._harness import (
     ADVANCED,
     CORE,
@@ -92,6 +93,7 @@ def get(sizes: Sizes) -> Operation:
             Variant(CORE, core, "conn.execute(select(table).where(id == k)).first()"),
             Variant(ORM, orm, "session.get(Item, k)"),
             Variant(REPO, repo, "repo.get(k)"),
+            _mixins.get(lambda rep: key_of(rep, sizes)),
             Variant(ADVANCED, advanced, "repo.get(k)"),
         ],
         check=rows_of,
@@ -156,6 +158,7 @@ def get_fresh(sizes: Sizes) -> Operation:
             Variant(CORE, core, "engine.connect(); conn.execute(select(...)).first()"),
             Variant(ORM, orm, "sessionmaker(); session.get(Item, k)"),
             Variant(REPO, repo, "sessionmaker(); Repo(session).get(k)"),
+            _mixins.get_fresh(lambda rep: key_of(rep, sizes)),
             Variant(ADVANCED, advanced, "sessionmaker(); Repo(session=session).get(k)"),
         ],
         check=rows_of,
@@ -215,6 +218,7 @@ def list_rows(sizes: Sizes) -> Operation:
             Variant(CORE, core, "conn.execute(select(table).where().order_by().limit()).all()"),
             Variant(ORM, orm, "session.scalars(select(Item).where().order_by().limit()).all()"),
             Variant(REPO, repo, "repo.list(Item.id > k, limit=n)"),
+            _mixins.list_rows(start, page),
             Variant(ADVANCED, advanced, "repo.get_many(cond, LimitOffset(n, 0), order_by=)"),
         ],
         check=rows_of,
@@ -273,6 +277,7 @@ def page_keyset(sizes: Sizes) -> Operation:
             Variant(CORE, core, "select(table).where(id > last).order_by(id).limit(n)"),
             Variant(ORM, orm, "select(Item).where(Item.id > last).order_by(Item.id).limit(n)"),
             Variant(REPO, repo, "repo.paginate(limit=n, after=cursor)"),
+            _mixins.page_keyset(lambda rep: deep_key(rep, sizes), page, sizes.page_reps),
         ],
         check=rows_of,
         reps=sizes.page_reps,
@@ -329,6 +334,7 @@ def page_offset(sizes: Sizes) -> Operation:
             Variant(CORE, core, "select(table).order_by(id).limit(n).offset(k)"),
             Variant(ORM, orm, "select(Item).order_by(Item.id).limit(n).offset(k)"),
             Variant(REPO, repo, "repo.list(limit=n, offset=k)"),
+            _mixins.page_offset(lambda rep: deep_key(rep, sizes), page),
             Variant(ADVANCED, advanced, "repo.get_many(LimitOffset(n, k), order_by=)"),
         ],
         check=rows_of,

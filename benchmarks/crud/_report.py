@@ -18,6 +18,7 @@ from ._harness import (
     RAW,
     REPO,
     REPO_COUNT,
+    REPO_MIXINS,
     OperationResult,
     Ratio,
 )
@@ -100,12 +101,21 @@ def header(found: dict[str, str], quick: bool) -> str:
         "results are checked equal. The engine is EngineFactory's, with "
         "PoolConfig(pre_ping=False) so that a checkout costs no round trip, as with the "
         "drivers' own pools. *statements*: statements sent per call, in the order "
-        "raw / Core / ORM / repo / repo rf / AA, counted by a before_cursor_execute "
+        "raw / Core / ORM / repo / repo rf / repo+mixins / AA, counted by a before_cursor_execute "
         "listener (every executemany batch counted; BEGIN where SQLAlchemy sends it as "
         "a statement, as on SQLite) and, for the raw drivers, as the calls made "
         "(an executemany or a COPY is one); 0*: nothing the listener sees, as a COPY sent "
         "through the driver connection. *repo rf*: create_many(returning=False); "
-        "*AA*: advanced-alchemy's SQLAlchemyAsyncRepository with its defaults.",
+        "*AA*: advanced-alchemy's SQLAlchemyAsyncRepository with its defaults. "
+        "*repo+mixins* (sqla_repo + mixins): the sqla_repo calls on a model with the same "
+        "columns plus BigIntPrimaryKeyMixin (its BIGINT key), TimestampMixin and "
+        "SoftDeleteMixin, in tables of its own (bench_crud_*_m, seeded alike, every row "
+        "live); its results are checked equal to the others' on the shared columns of its "
+        "live rows, and its writes' timestamps and marks are checked too. It sends what "
+        "sqla_repo sends: the timestamps are Python-side values bound into the same "
+        "statements, reads add `deleted_at IS NULL` to their WHERE, and its delete is a "
+        "soft delete, one UPDATE setting deleted_at instead of the DELETE. "
+        "*mixins / sqla_repo*: its time over plain sqla_repo's.",
     ]
     return "\n".join(lines)
 
@@ -120,14 +130,15 @@ def markdown(result: BackendResult) -> str:
         f"{result.seed_seconds:.1f} s.",
         "",
         "| operation | ORM time | raw driver | Core | sqla_repo | sqla_repo (returning=False) "
-        "| advanced-alchemy | sqla_repo / raw | sqla_repo / Core | statements |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| sqla_repo + mixins | advanced-alchemy | sqla_repo / raw | sqla_repo / Core "
+        "| mixins / sqla_repo | statements |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for operation in result.operations:
         cells = [operation.title]
         baseline = operation.contenders.get(BASELINE)
         cells.append(f"{duration(baseline.seconds)}/{operation.unit}" if baseline else "")
-        for name in (RAW, CORE, REPO, REPO_COUNT, ADVANCED):
+        for name in (RAW, CORE, REPO, REPO_COUNT, REPO_MIXINS, ADVANCED):
             if name in operation.missing:
                 cells.append("n/a")
             else:
@@ -138,6 +149,7 @@ def markdown(result: BackendResult) -> str:
             if counted:
                 shown += f"<br>returning=False: {counted}"
             cells.append(shown)
+        cells.append(ratio(operation.ratios.get(f"{REPO_MIXINS} / {REPO}")))
         cells.append(
             " / ".join(
                 statements(operation.contenders[name].statements)

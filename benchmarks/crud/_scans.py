@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import exists, func, select
 
+from . import _mixins
 from ._harness import (
     ADVANCED,
     CORE,
@@ -25,6 +26,7 @@ from ._models import (
     Item,
     ItemRepository,
     ItemService,
+    MixedStreamed,
     Sizes,
     Streamed,
     StreamedRepository,
@@ -83,6 +85,7 @@ def count(sizes: Sizes) -> Operation:
             Variant(CORE, core, "conn.execute(select(func.count()).select_from(table).where())"),
             Variant(ORM, orm, "session.scalar(select(func.count()).select_from(Item).where())"),
             Variant(REPO, repo, "repo.count(cond)"),
+            _mixins.count(below),
             Variant(ADVANCED, advanced, "repo.count(cond)"),
         ],
         check=as_ints,
@@ -132,6 +135,7 @@ def exists_match(sizes: Sizes) -> Operation:
             Variant(CORE, core, "conn.execute(select(exists().where(cond))).scalar_one()"),
             Variant(ORM, orm, "session.scalar(select(exists().where(cond)))"),
             Variant(REPO, repo, "repo.exists(cond)"),
+            _mixins.exists(score),
             Variant(ADVANCED, advanced, "repo.exists(cond) (a count > 0)"),
         ],
         check=as_bools,
@@ -160,7 +164,7 @@ def stream(sizes: Sizes) -> Operation:
     def by_index(row: Any) -> int:
         return int(row[0])
 
-    def by_attribute(obj: Streamed) -> int:
+    def by_attribute(obj: Streamed | MixedStreamed) -> int:
         return obj.id
 
     def last(batch: Batch) -> int:
@@ -210,6 +214,7 @@ def stream(sizes: Sizes) -> Operation:
             Variant(CORE, core, "conn.stream(select(table), yield_per=1000).partitions()"),
             Variant(ORM, orm, "session.stream_scalars(select(Item), yield_per=1000).partitions()"),
             Variant(REPO, repo, "repo.stream(batch_size=1000)"),
+            _mixins.stream(last, STREAM_BATCH, lambda rows: consume(rows, by_attribute)),
         ],
         check=as_returned,
         reps=1,
