@@ -231,3 +231,75 @@ async def test_a_write_in_a_read_session_raises_before_any_sql(
     assert [s for s in sent if is_write(s, None)] == []
     async with cluster.sessionmaker()() as session:
         assert [u.email for u in await UserRepository(session).list()] == ["kept@example.com"]
+
+
+# --- the price of read-your-writes -------------------------------------------------------------
+
+
+class RoundTrips:
+    """Queries a driver connection sends outside SQLAlchemy's statements (the raw calls
+    a cluster makes) and, for aiomysql, every query."""
+
+    def __init__(self, backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sent: list[str] = []
+        if backend == "postgresql":
+            import asyncpg.connection
+
+            target: Any = asyncpg.connection.Connection
+            name = "fetchrow"  # SQLAlchemy's statements go through prepare() instead
+        else:
+            import aiomysql.connection  # type: ignore[import-untyped]
+
+            target, name = aiomysql.connection.Connection, "query"
+        original = getattr(target, name)
+
+        async def counted(self_: Any, sql: Any, *args: Any, **kwargs: Any) -> Any:
+            self.sent.append(str(sql))
+            return await original(self_, sql, *args, **kwargs)
+
+        monkeypatch.setattr(target, name, counted)
+
+    def positions(self) -> list[str]:
+        """The position reads since the last call."""
+        found = [q for q in self.sent if "wal" in q.lower() or "gtid" in q.lower()]
+        self.sent.clear()
+        return found
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
+async def test_a_commit_that_wrote_costs_one_statement_and_a_read_only_one_none(
+    db_url: URL, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster = EngineFactory(db_url).create_cluster()
+    trips = RoundTrips(backend, monkeypatch)
+    statements: list[str] = []
+    event.listen(
+        cluster.primary.sync_engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *args: statements.append(statement),
+    )
+    try:
+        async with cluster.primary.begin() as connection:
+            await connection.run_sync(Base.metadata.drop_all)
+            await connection.run_sync(Base.metadata.create_all)
+        trips.positions()
+        statements.clear()
+        sessions = cluster.sessionmaker()
+        async with unit_of_work(sessions) as session:
+            await UserRepository(session).create({"email": "a@example.com"})
+        assert len(trips.positions()) == 1  # one statement, on the raw connection
+        assert len(statements) == 1  # the INSERT: nothing else through SQLAlchemy
+        for _ in range(3):
+            async with unit_of_work(sessions) as session:
+                await UserRepository(session).list()
+            async with sessions() as session:  # a write rolled back records nothing
+                await UserRepository(session).create({"email": "b@example.com"})
+                await session.rollback()
+        assert trips.positions() == []
+        async with sessions() as session, session.begin():
+            await UserRepository(session).create({"email": "c@example.com"})
+        assert len(trips.positions()) == 1
+        async with cluster.primary.begin() as connection:
+            await connection.run_sync(Base.metadata.drop_all)
+    finally:
+        await cluster.dispose()

@@ -82,9 +82,8 @@ async def create_article(
 ) -> dict[str, Any]:
     """The slug is the title's, made unique with a suffix when another article has it."""
     new = body.article
-    created = await articles.create(
+    created = await articles.add(
         {
-            "slug": await articles.free_slug(new.title),
             "title": new.title,
             "description": new.description,
             "body": new.body,
@@ -92,8 +91,9 @@ async def create_article(
         }
     )
     names = list(dict.fromkeys(new.tagList))  # first occurrence kept, in order
-    if names:
-        await articles.set_tags(created.id, await tags.ensure(names))
+    attached = await tags.ensure(names) if names else []
+    if attached:
+        await articles.set_tags(created, attached)
     return {"article": article_json(await articles.by_slug(created.slug, reader=reader.id))}
 
 
@@ -116,9 +116,7 @@ async def update_article(
     """A new title gives a new slug."""
     article_id = await _own_article(articles, slug, reader)
     changes: dict[str, Any] = body.article.model_dump(exclude_unset=True, exclude_none=True)
-    if "title" in changes:
-        changes["slug"] = await articles.free_slug(changes["title"], keep=slug)
-    updated = await articles.update(article_id, changes)
+    updated = await articles.change(article_id, changes, slug=slug)
     return {"article": article_json(await articles.by_slug(updated.slug, reader=reader.id))}
 
 

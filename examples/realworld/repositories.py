@@ -12,12 +12,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, exists, false, func, select
 from sqlalchemy.orm import QueryableAttribute, selectinload, with_expression
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.base import ExecutableOption
 
-from sqla_repo import Page, Repository, uuid7
+from sqla_repo import ConflictError, Page, Repository, uuid7
 
 from .errors import MissingError
 from .models import SLUG_LENGTH, Article, ArticleTag, Comment, Favorite, Follow, Tag, User
@@ -56,6 +58,10 @@ def article_loads(reader: int | None) -> list[ExecutableOption]:
         with_expression(Article.favorited, favorited),
         with_expression(Article.favorites_count, count),
     ]
+
+
+def _suffixed(slug: str) -> str:
+    return f"{slug}-{uuid7().hex[-12:]}"
 
 
 def slugify(title: str) -> str:
@@ -148,23 +154,44 @@ class ArticleRepository(Repository[Article, int]):
             raise MissingError("article not found")
         return found.id, found.author_id
 
-    async def free_slug(self, title: str, *, keep: str | None = None) -> str:
-        """The title's slug, or the slug and a unique suffix when another article has it.
+    async def add(self, values: dict[str, Any]) -> Article:
+        """A new article under its title's slug, or, when another article has that slug
+        (also one committed a moment ago by a concurrent request), the slug and a
+        unique suffix: an insert-if-absent, then a plain insert only on a clash."""
+        base = slugify(str(values["title"]))
+        article, created = await self.get_or_create({"slug": base}, on=["slug"], defaults=values)
+        if not created:
+            article = await self.create({**values, "slug": _suffixed(base)})
+        return article
 
-        ``keep``: the slug the article has now, kept when the new title gives it again.
+    async def change(self, article: int, changes: dict[str, Any], *, slug: str) -> Article:
+        """Apply ``changes``; a new title gives a new slug, suffixed if another article
+        has it (the UPDATE runs in a savepoint, so that a clash can be retried)."""
+        if "title" not in changes or slugify(changes["title"]) == slug:
+            return await self.update(article, changes)
+        base = slugify(changes["title"])
+        try:
+            async with self.session.begin_nested():
+                return await self.update(article, {**changes, "slug": base})
+        except ConflictError as clash:
+            if "slug" not in clash.columns and "slug" not in (clash.constraint or ""):
+                raise
+        return await self.update(article, {**changes, "slug": _suffixed(base)})
+
+    async def set_tags(self, article: Article, tags: Sequence[Tag]) -> None:
+        """Attach ``tags`` in their order: one multi-row INSERT.
+
+        The article's ``tags`` are set from ``tags`` as well, not read back: under
+        MariaDB's REPEATABLE READ a tag another request committed after this
+        transaction's first read is found by the upsert (a locking read) but not by a
+        later plain read, which would show the article without it.
         """
-        slug = slugify(title)
-        if slug != keep and await self.exists(Article.slug == slug):
-            slug = f"{slug}-{uuid7().hex[-12:]}"
-        return slug
-
-    async def set_tags(self, article: int, tags: Sequence[Tag]) -> None:
-        """Attach ``tags`` in their order: one multi-row INSERT."""
         rows = [
-            {"article_id": article, "tag_id": tag.id, "position": position}
+            {"article_id": article.id, "tag_id": tag.id, "position": position}
             for position, tag in enumerate(tags)
         ]
         await ArticleTagRepository(self.session).create_many(rows, returning=False)
+        set_committed_value(article, "tags", list(tags))
 
 
 class ArticleTagRepository(Repository[ArticleTag, tuple[int, int]]):
