@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest pytest-psycopg wheel-check bench bench-quick clean \
+.PHONY: demo test lint typecheck pytest pytest-psycopg wheel-check bench bench-quick \
+	bench-realworld realworld topology-deps clean \
 	test-oldest oldest-bounds oldest-pins
 
 $(BIN)/python:
@@ -20,6 +21,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/python -m sqla_repo demo $(if $(URL),--url "$(URL)")
 
+# The RealWorld example app (examples/realworld) on embedded SQLite (conduit.db), or on
+# DATABASE_URL when set; it migrates its schema at start-up. PORT=8000 by default.
+realworld: $(STAMP)
+	$(BIN)/python -m uvicorn examples.realworld.app:app --port $(or $(PORT),8000)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -27,7 +33,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict
 
-pytest: $(STAMP)
+# What the replication tests start themselves (tests/topology_*.py) and Debian provides:
+# PgBouncer, MariaDB with Galera, rsync; installed when missing (apt-get, as root or sudo).
+topology-deps:
+	bash tests/topology-deps.sh
+
+pytest: $(STAMP) topology-deps
 	$(BIN)/pytest
 
 # The query, write, transaction and error tests once more on PostgreSQL through psycopg,
@@ -55,6 +66,12 @@ bench: $(STAMP)
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.crud --quick
 
+# The RealWorld example over HTTP (uvicorn, 20 clients, 10,000 articles) on PostgreSQL and
+# SQLite: requests/s, p50/p99 and statements per request (see benchmarks/realworld).
+bench-realworld: $(STAMP)
+	$(BIN)/python -m benchmarks.realworld --markdown benchmarks/results/realworld.md \
+		--json benchmarks/results/realworld.json
+
 # Compatibility: the pytest suite on the oldest dependencies pyproject.toml admits, in a
 # virtualenv of its own. .ci/oldest-requirements.txt pins them: every direct dependency (core,
 # every extra, the suite's own tools) at its lowest version and the rest at the newest that
@@ -80,8 +97,11 @@ OLDEST_COMPILE = $(UV) pip compile --quiet --python-version 3.11 --resolution lo
 # Also left out, to keep CI's wall time in bounds: the CLI's subprocess tests (the check command
 # is exercised against the old drivers by the translate and engine tests) and the README's
 # examples, which repeat what the suite tests.
+# The RealWorld example's tests need its own extra (not part of `all`), and the topologies'
+# smoke tests check the test servers, not the package (its replica tests still run).
 OLDEST_PYTEST_ARGS ?= --ignore=tests/test_typing.py --ignore=tests/test_check.py \
-	--ignore=tests/test_readme.py
+	--ignore=tests/test_readme.py --ignore-glob='tests/test_realworld_*' \
+	--ignore-glob='tests/test_topology_*'
 
 test-oldest oldest-bounds oldest-pins: SHELL := /bin/bash
 

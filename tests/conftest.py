@@ -211,3 +211,13 @@ def statements(engine: AsyncEngine) -> Iterator[list[str]]:
 async def session(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     async with sessions() as session:
         yield session
+
+
+# The replicated topologies, one of each per run, shared by every test file that asks for
+# them (imported last: they use this module's helpers).
+from tests.topology_mariadb import (  # noqa: E402, F401
+    galera,
+    maria_workspace,
+    mariadb_replication,
+)
+from tests.topology_pg import pg_failover_pair, pg_topology, pgbouncer  # noqa: E402, F401

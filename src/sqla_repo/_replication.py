@@ -191,9 +191,10 @@ async def _mariadb_commit_position(raw: Any) -> Position | None:
 
 
 async def _mariadb_probe(raw: Any) -> ReplicaReport:
-    """``SHOW REPLICA STATUS`` (needs ``SLAVE MONITOR``): a server that shows no
-    replication, or stopped threads, reports nothing it could be trusted with."""
-    rows = await _aiomysql_rows(raw, "SHOW REPLICA STATUS")
+    """``SHOW ALL REPLICAS STATUS`` (``SHOW REPLICA STATUS`` with ``Gtid_Slave_Pos``, what
+    has been applied; needs ``SLAVE MONITOR``): a server that shows no replication, or
+    stopped threads, reports nothing it could be trusted with."""
+    rows = await _aiomysql_rows(raw, "SHOW ALL REPLICAS STATUS")
     if not rows:
         return ReplicaReport(None, math.inf)
     lag = 0.0

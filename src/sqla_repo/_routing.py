@@ -130,11 +130,11 @@ class Router:
                 report = await self._probe(slot, replication)
                 if report is None or report.replayed is None:
                     continue  # unreachable, or its state cannot be read: never trusted
-                if report.lag > self.routing.max_lag:
-                    continue
-                if wanted is None or replication.covers(report.replayed, wanted):
+                if report.lag <= self.routing.max_lag and (
+                    wanted is None or replication.covers(report.replayed, wanted)
+                ):
                     return slot.engine
-                behind.append(slot)
+                behind.append(slot)  # lagging or short of the position: may catch up
             remaining = deadline - time.monotonic()
             if not behind or remaining <= 0:
                 return self.primary
