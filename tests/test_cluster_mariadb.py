@@ -87,7 +87,7 @@ async def test_a_replica_behind_the_position_is_not_read_and_not_waited_for(
         async with cluster.read_session() as session:
             assert await server_port(session) == users.primary.port
             assert [u.email for u in await UserRepository(session).list()] == ["b@example.com"]
-        assert time.monotonic() - started < 2.0  # wait=0: no waiting for the replica
+        assert time.monotonic() - started < 5.0  # wait=0: no waiting for the replica
     finally:
         await cluster.dispose()
 

@@ -28,10 +28,10 @@ from tests.topology_pg import PgBouncer, PgTopology, multi_host_url
 pytestmark = pytest.mark.timeout(180)
 
 
-def make_cluster(topology: PgTopology, **routing: float) -> Cluster:
+def make_cluster(topology: PgTopology, driver: str = "asyncpg", **routing: float) -> Cluster:
     return EngineFactory(
-        topology.primary.url(),
-        replicas=[standby.url() for standby in topology.standbys],
+        topology.primary.url(driver=driver),
+        replicas=[standby.url(driver=driver) for standby in topology.standbys],
         routing=RoutingConfig(**routing),
     ).create_cluster()
 
@@ -67,12 +67,13 @@ async def add_user(cluster: Cluster, email: str) -> None:
         await UserRepository(session).create({"email": email})
 
 
+@pytest.mark.parametrize("driver", ["asyncpg", "psycopg"])
 async def test_reads_see_the_last_write_and_never_wait_for_a_held_back_standby(
-    topology: PgTopology,
+    topology: PgTopology, driver: str
 ) -> None:
     held, _ = topology.standbys
     topology.hold_back(held, 30.0)
-    cluster = make_cluster(topology, max_lag=60.0)
+    cluster = make_cluster(topology, driver, max_lag=60.0)
     try:
         for n in range(10):
             await add_user(cluster, f"user{n}@example.com")
@@ -86,14 +87,17 @@ async def test_reads_see_the_last_write_and_never_wait_for_a_held_back_standby(
         await cluster.dispose()
 
 
-async def test_a_paused_standby_is_skipped_once_it_lags_past_max_lag(topology: PgTopology) -> None:
+@pytest.mark.parametrize("driver", ["asyncpg", "psycopg"])
+async def test_a_paused_standby_is_skipped_once_it_lags_past_max_lag(
+    topology: PgTopology, driver: str
+) -> None:
     paused, _ = topology.standbys
-    cluster = make_cluster(topology, max_lag=0.5)
+    cluster = make_cluster(topology, driver, max_lag=0.5)
     try:
         topology.pause_replay(paused)
         await add_user(cluster, "lag@example.com")
         await asyncio.sleep(1.5)  # WAL received, not replayed, for longer than max_lag
-        reader = make_cluster(topology, max_lag=0.5)  # no position of its own
+        reader = make_cluster(topology, driver, max_lag=0.5)  # no position of its own
         try:
             ports = {await port_of(reader) for _ in range(20)}
         finally:
