@@ -30,6 +30,18 @@ from ._connections import (
     sqlite_setup,
     sqlite_transaction,
 )
+from ._driver_errors import (
+    Details,
+    ErrorCode,
+    mysql_code,
+    mysql_details,
+    pg_code,
+    pg_details,
+    sqlite_code,
+    sqlite_details,
+    sqlite_primary_code,
+    sqlstate_class,
+)
 from ._errors import (
     CheckViolationError,
     ConflictError,
@@ -56,8 +68,6 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
 
-ErrorCode = str | int
-Details = tuple[str | None, tuple[str, ...]]
 PoolerSettings = Callable[
     [URL, Mapping[str, Any], dict[str, Any]], tuple[URL, Mapping[str, Any], dict[str, Any]]
 ]
@@ -148,81 +158,13 @@ def _as_ordered(expression: ColumnElement[Any]) -> KeysetTerms:
 # --- PostgreSQL ------------------------------------------------------------
 
 
-# libpq prefixes an error the server sent with its severity ("FATAL:  ...").
-_LIBPQ_SERVER_ERROR = re.compile(r"\b(?:FATAL|ERROR|PANIC):  ")
-# ... and the server's refusals of a login, which libpq passes on without their SQLSTATE
-_LIBPQ_LOGIN_REFUSED = re.compile(
-    r"FATAL:  (?:.*authentication failed|no pg_hba\.conf entry|role \".*\" does not exist"
-    r"|role \".*\" is not permitted to log in)|fe_sendauth: no password supplied"
-)
-
-
-def libpq_connect_failure(orig: BaseException) -> ErrorCode | None:
-    """The SQLSTATE libpq leaves out of a failed connection attempt, from its message:
-    a refused login (``28000``), no server answering (``08001``), else ``None``."""
-    message = str(orig.args[0]) if orig.args else ""
-    if _LIBPQ_LOGIN_REFUSED.search(message):
-        return "28000"  # invalid_authorization_specification
-    if not _LIBPQ_SERVER_ERROR.search(message):
-        return "08001"  # sqlclient_unable_to_establish_sqlconnection
-    return None
-
-
-def _pg_code(orig: BaseException) -> ErrorCode | None:
-    code = getattr(orig, "sqlstate", None)
-    if isinstance(code, str):
-        return code
-    # psycopg: libpq reports no SQLSTATE when a connection attempt fails (psycopg
-    # keeps the failed connection on the error). No server answered, unless libpq
-    # quotes the server's own error: sqlclient_unable_to_establish_sqlconnection.
-    if getattr(orig, "pgconn", None) is not None:
-        return libpq_connect_failure(orig)
-    # asyncpg checks a value against its parameter's type itself (its DataError, a
-    # ValueError without SQLSTATE), where psycopg lets the server refuse it (22P02...).
-    if isinstance(orig.__cause__, ValueError) and getattr(orig.__cause__, "sqlstate", None) is None:
-        return "22000"  # data_exception
-    return None
-
-
-# The DETAIL of a unique violation, "Key (a, b)=(...) already exists.": the column
-# list only (never the values), for constraints the model's metadata does not name.
-_PG_KEY_COLUMNS = re.compile(r"^Key \(([\w, ]+)\)=")
-
-
-def _pg_details(orig: BaseException, kind: type[RepositoryError]) -> Details:
-    # asyncpg: SQLAlchemy's adapter error chains the asyncpg exception, which
-    # carries the fields; psycopg: the error's ``diag``.
-    for source in (orig.__cause__, orig, getattr(orig, "diag", None)):
-        if source is None:
-            continue
-        constraint = getattr(source, "constraint_name", None)
-        column = getattr(source, "column_name", None)
-        if constraint is None and column is None:
-            continue
-        columns: tuple[str, ...] = (column,) if column else ()
-        detail = getattr(source, "detail", None) or getattr(source, "message_detail", None)
-        if (
-            not columns
-            and kind is ConflictError
-            and isinstance(detail, str)
-            and (match := _PG_KEY_COLUMNS.match(detail))
-        ):
-            columns = tuple(name.strip() for name in match.group(1).split(","))
-        return constraint, columns
-    return None, ()
-
-
-def _sqlstate_class(code: ErrorCode) -> ErrorCode | None:
-    return code[:2] if isinstance(code, str) else None  # e.g. "08": connection exception
-
-
 POSTGRESQL = Backend(
     name="postgresql",
     drivers={"asyncpg": "postgres", "psycopg": "postgres"},
     sync_drivers={"asyncpg": "psycopg", "psycopg": "psycopg"},
     setup=queue_pool_setup,
-    error_code=_pg_code,
-    code_family=_sqlstate_class,
+    error_code=pg_code,
+    code_family=sqlstate_class,
     error_classes={
         "23505": ConflictError,
         "23503": ForeignKeyViolationError,
@@ -242,7 +184,7 @@ POSTGRESQL = Backend(
         "57P02": DatabaseUnavailableError,  # crash_shutdown
         "57P03": DatabaseUnavailableError,  # cannot_connect_now
     },
-    error_details=_pg_details,
+    error_details=pg_details,
     error_values=POSTGRESQL_VALUES,
     failed_transaction_codes=frozenset({"25P02"}),  # in_failed_sql_transaction
     conflicts=ON_CONFLICT_POSTGRESQL,
@@ -261,41 +203,6 @@ POSTGRESQL = Backend(
 
 
 # --- MySQL / MariaDB -------------------------------------------------------
-
-
-def _mysql_code(orig: BaseException) -> ErrorCode | None:
-    code = orig.args[0] if orig.args else None
-    return code if isinstance(code, int) else None
-
-
-# The server names constraints only inside its message text. Only a duplicate-key
-# message quotes a written value, and it puts the key name last: the key pattern is
-# anchored at the end so a value can never pose as the name.
-_MYSQL_KEY = re.compile(r"for key '(?:[^']*\.)?([^'.]+)'$")
-_MYSQL_CONSTRAINT = re.compile(r"CONSTRAINT `([^`]+)`")
-_MYSQL_FK_COLUMNS = re.compile(r"FOREIGN KEY \(([^)]*)\)")
-_MYSQL_CHECK = re.compile(r"^Check constraint '([^']+)'")
-_MYSQL_COLUMN = re.compile(r"^(?:Column|Field) '([^']+)'")
-
-
-def _mysql_details(orig: BaseException, kind: type[RepositoryError]) -> Details:
-    message = str(orig.args[1]) if len(orig.args) > 1 else ""
-    if kind is ConflictError:
-        key = _MYSQL_KEY.search(message)
-        return (key.group(1) if key else None), ()
-    if kind is NotNullViolationError:
-        column = _MYSQL_COLUMN.search(message)
-        return None, (column.group(1),) if column else ()
-    if kind is ForeignKeyViolationError:
-        constraint = _MYSQL_CONSTRAINT.search(message)
-        fk_columns = _MYSQL_FK_COLUMNS.search(message)
-        columns = tuple(c.strip(" `") for c in fk_columns.group(1).split(",")) if fk_columns else ()
-        return (constraint.group(1) if constraint else None), columns
-    if kind is CheckViolationError:
-        # MariaDB 4025: "CONSTRAINT `name` failed ..."; MySQL 3819: "Check constraint 'name' ..."
-        found = _MYSQL_CONSTRAINT.search(message) or _MYSQL_CHECK.search(message)
-        return (found.group(1) if found else None), ()
-    return None, ()
 
 
 def _mysql_keyset_terms(expression: ColumnElement[Any]) -> KeysetTerms:
@@ -319,7 +226,7 @@ MYSQL = Backend(
     sync_drivers={"aiomysql": "pymysql"},
     setup=mysql_setup,
     prepare_url=mysql_prepare_url,
-    error_code=_mysql_code,
+    error_code=mysql_code,
     error_classes={
         1062: ConflictError,  # ER_DUP_ENTRY
         1586: ConflictError,  # ER_DUP_ENTRY_WITH_KEY_NAME
@@ -349,7 +256,7 @@ MYSQL = Backend(
         1047: DatabaseUnavailableError,  # Galera: node not ready (no quorum)
         1180: DatabaseUnavailableError,  # Galera: error during COMMIT (quorum lost)
     },
-    error_details=_mysql_details,
+    error_details=mysql_details,
     error_values=MYSQL_VALUES,
     conflicts=ON_DUPLICATE_KEY,
     max_bind_params=65535,
@@ -376,37 +283,13 @@ MYSQL = Backend(
 # --- SQLite ----------------------------------------------------------------
 
 
-def _sqlite_code(orig: BaseException) -> ErrorCode | None:
-    code = getattr(orig, "sqlite_errorcode", None)
-    return code if isinstance(code, int) else None
-
-
-_SQLITE_FAILED = re.compile(r"constraint failed: (.+)$")
-
-
-def _sqlite_details(orig: BaseException, kind: type[RepositoryError]) -> Details:
-    message = str(orig.args[0]) if orig.args else ""
-    match = _SQLITE_FAILED.search(message)
-    if match is None:
-        return None, ()
-    named = match.group(1)
-    if kind is CheckViolationError:
-        return named, ()
-    # "table.column, table.column"
-    return None, tuple(part.strip().rpartition(".")[2] for part in named.split(","))
-
-
-def _sqlite_primary_code(code: ErrorCode) -> ErrorCode | None:
-    return code & 0xFF if isinstance(code, int) else None  # SQLITE_BUSY_SNAPSHOT -> SQLITE_BUSY
-
-
 SQLITE = Backend(
     name="sqlite",
     drivers={"aiosqlite": "sqlite"},
     sync_drivers={"aiosqlite": "pysqlite"},
     setup=sqlite_setup,
-    error_code=_sqlite_code,
-    code_family=_sqlite_primary_code,
+    error_code=sqlite_code,
+    code_family=sqlite_primary_code,
     error_classes={
         2067: ConflictError,  # SQLITE_CONSTRAINT_UNIQUE
         1555: ConflictError,  # SQLITE_CONSTRAINT_PRIMARYKEY
@@ -417,7 +300,7 @@ SQLITE = Backend(
         6: SerializationError,  # SQLITE_LOCKED (and its extended codes)
         8: ReadOnlyError,  # SQLITE_READONLY (PRAGMA query_only)
     },
-    error_details=_sqlite_details,
+    error_details=sqlite_details,
     conflicts=ON_CONFLICT_SQLITE,
     max_bind_params=32766,  # SQLITE_MAX_VARIABLE_NUMBER since 3.32
     nulls_low=True,

@@ -24,7 +24,8 @@ from pydantic import ValidationError
 from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ._backends import Backend, find_backend, libpq_connect_failure
+from ._backends import Backend, find_backend
+from ._driver_errors import libpq_connect_failure
 from ._engine import EngineFactory
 from ._settings import DatabaseSettings
 

@@ -32,7 +32,8 @@ from sqlalchemy.sql.schema import (
     UniqueConstraint,
 )
 
-from ._backends import BACKENDS, Backend, ErrorCode, find_backend
+from ._backends import BACKENDS, Backend, find_backend
+from ._driver_errors import ErrorCode
 from ._errors import (
     ConflictError,
     DatabaseUnavailableError,
