@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck pytest pytest-psycopg wheel-check bench bench-quick \
-	bench-realworld realworld topology-deps clean \
+	bench-realworld bench-replicas realworld topology-deps clean \
 	test-oldest oldest-bounds oldest-pins
 
 $(BIN)/python:
@@ -71,6 +71,13 @@ bench-quick: $(STAMP)
 bench-realworld: $(STAMP)
 	$(BIN)/python -m benchmarks.realworld --markdown benchmarks/results/realworld.md \
 		--json benchmarks/results/realworld.json
+
+# Read sessions of a Cluster over the replica tests' PostgreSQL primary and two hot standbys,
+# 20 tasks: sessions/s, p50/p99, the share each server serves and stale reads, read your writes
+# and one standby paused included (see benchmarks/replicas).
+bench-replicas: $(STAMP)
+	$(BIN)/python -m benchmarks.replicas --markdown benchmarks/results/replicas.md \
+		--json benchmarks/results/replicas.json
 
 # Compatibility: the pytest suite on the oldest dependencies pyproject.toml admits, in a
 # virtualenv of its own. .ci/oldest-requirements.txt pins them: every direct dependency (core,

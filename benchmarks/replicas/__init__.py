@@ -1,0 +1,4 @@
+"""Read sessions of a ``Cluster`` over a PostgreSQL primary and two hot standbys.
+
+See ``__main__`` (``python -m benchmarks.replicas``).
+"""
