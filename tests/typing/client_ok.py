@@ -37,6 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 
 from sqla_repo import (
     NAMING_CONVENTION,
+    Cluster,
     ConflictError,
     CursorPage,
     DatabaseSettings,
@@ -51,6 +52,7 @@ from sqla_repo import (
     PoolConfig,
     ReadOnlyError,
     Repository,
+    RoutingConfig,
     SoftDeleteMixin,
     StaleDataError,
     TimestampMixin,
@@ -737,6 +739,35 @@ async def model_toolkit(sessions: async_sessionmaker[AsyncSession]) -> None:
         assert await notes.get_many([note.id], include_deleted=True) == {}
 
 
+async def replicas(url: str) -> None:
+    """A cluster (here without replicas: every read session runs on the primary)."""
+    factory = EngineFactory(url, replicas=[], routing=RoutingConfig(max_lag=2.0, wait=0.1))
+    assert_type(factory.routing, RoutingConfig)
+    cluster = assert_type(factory.create_cluster(), Cluster)
+    try:
+        assert_type(cluster.primary, AsyncEngine)
+        assert_type(cluster.replicas, tuple[AsyncEngine, ...])
+        async with cluster.primary.begin() as connection:  # an in-memory database is its own
+            await connection.run_sync(ClientBase.metadata.create_all)
+        sessions = assert_type(cluster.sessionmaker(), async_sessionmaker[AsyncSession])
+        async with unit_of_work(sessions) as session:
+            await GadgetRepository(session).create({"sku": "replica-1", "name": "replicated"})
+        position = assert_type(cluster.position, str | None)
+        async with cluster.read_session(after=position) as reader:
+            assert_type(reader, AsyncSession)
+            found = await GadgetRepository(reader).list(Gadget.name == "replicated")
+            assert_type(found, list[Gadget])
+            assert [gadget.name for gadget in found] == ["replicated"]
+            try:
+                await GadgetRepository(reader).create({"sku": "replica-2", "name": "refused"})
+            except ReadOnlyError:
+                pass
+            else:
+                raise AssertionError("a read session wrote")
+    finally:
+        await cluster.dispose()
+
+
 async def walk_through(url: str) -> None:
     """Create, get, list, update, conflict, delete, then every query and bulk write.
 
@@ -766,6 +797,7 @@ async def walk_through(url: str) -> None:
             await transactions(sessions, lamp_id)
             await pydantic_input(sessions)
             await model_toolkit(sessions)
+            await replicas(url)
         finally:
             async with engine.begin() as connection:
                 await connection.run_sync(ClientBase.metadata.drop_all)

@@ -36,6 +36,7 @@ from sqla_repo import (
     Page,
     PoolConfig,
     Repository,
+    RoutingConfig,
     SoftDeleteMixin,
     TimestampMixin,
     User,
@@ -163,6 +164,12 @@ def wrong_engines(engine: AsyncEngine) -> None:
     PoolConfig(timeout="30")  # E: arg-type
     PoolConfig(pre_ping=None)  # E: arg-type
     PoolConfig(sizes=5)  # E: call-arg
+    EngineFactory("sqlite+aiosqlite://", routing={"wait": 1})  # E: arg-type
+    EngineFactory("sqlite+aiosqlite://", replicas=[5])  # E: list-item
+    EngineFactory("sqlite+aiosqlite://", pgbouncer="yes")  # E: arg-type
+    RoutingConfig(wait="1")  # E: arg-type
+    cluster = factory.create_cluster()
+    cluster.read_session(after=5)  # E: arg-type
     PoolConfig(5)  # E: call-arg
     print(sync_engine, sync_sessions)
 
