@@ -234,3 +234,20 @@ async def test_a_node_without_quorum_is_unavailable(nodes: GaleraCluster) -> Non
                 await session.execute(select(func.count()).select_from(User))
     finally:
         await engine.dispose()
+
+
+async def test_the_server_is_chosen_at_the_first_statement_and_kept(
+    users: MariaReplication,
+) -> None:
+    cluster = make_cluster(users)
+    try:
+        await add_user(cluster, "f@example.com")
+        users.wait_caught_up()
+        async with cluster.read_session() as session:
+            users.stop_replica_server()  # after the session opened, before it read
+            assert await server_port(session) == users.primary.port
+            users.start_replica_server()
+            users.wait_caught_up()
+            assert await server_port(session) == users.primary.port  # kept
+    finally:
+        await cluster.dispose()

@@ -4,7 +4,7 @@ Primary sessions (:meth:`Cluster.sessionmaker`) run everything on the primary. W
 commits a transaction that wrote, the cluster reads the commit's position on the same
 connection (one round trip, after ``COMMIT`` returned) and keeps the latest.
 :meth:`Cluster.read_session` gives a session on a replica that has replayed that
-position (see :mod:`sqla_repo._routing`), chosen when it opens and kept, that refuses
+position (see :mod:`sqla_repo._routing`), chosen at its first statement and kept, that refuses
 to write: any INSERT, UPDATE, DELETE, DDL or locking read, sent through the ORM, Core
 or ``text()``, raises :class:`~sqla_repo.ReadOnlyError` before it reaches a server.
 """
@@ -12,14 +12,16 @@ or ``text()``, raises :class:`~sqla_repo.ReadOnlyError` before it reaches a serv
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, ExecutionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.util.concurrency import await_only, in_greenlet
 
 from ._backends import Backend
 from ._errors import ReadOnlyError
@@ -28,7 +30,9 @@ from ._replication import Position
 from ._routing import Router, RoutingConfig
 
 _ROUTER = "sqla_repo_router"
-"""``session.info`` key: the cluster's router (primary and read sessions)."""
+"""``session.info`` key of a primary session: the cluster's router."""
+_ROUTE = "sqla_repo_route"
+"""``session.info`` key of a read session: where and after what it reads."""
 _CONNECTION = "sqla_repo_connection"
 """``session.info`` key of a primary session: the connection of its transaction."""
 _WROTE = "sqla_repo_wrote"
@@ -78,7 +82,32 @@ class _PrimarySession(GuardedSession):
 
 
 class _ReadSession(GuardedSession):
-    """A session on the server its cluster chose for it, refusing to write."""
+    """A session bound, at its first statement, to the server its router chooses.
+
+    Until then ``get_bind`` answers with the primary's read-only view, which has the
+    same dialect (repositories ask for it before they run anything); the choice itself
+    probes the replicas, so it is made only where the session is about to do IO.
+    """
+
+    _chosen: Engine | None = None
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Engine:
+        if self._chosen is not None:
+            return self._chosen
+        route: _Route = self.info[_ROUTE]
+        if not in_greenlet():
+            return route.views[route.router.primary.sync_engine]  # the dialect, no IO
+        engine = await_only(route.router.choose(route.position, primary_only=route.primary_only))
+        self._chosen = route.views[engine.sync_engine]
+        return self._chosen
+
+
+@dataclass(frozen=True)
+class _Route:
+    router: Router
+    views: Mapping[Engine, Engine]
+    position: Position | None
+    primary_only: bool
 
 
 class Cluster:
@@ -110,11 +139,11 @@ class Cluster:
             **backend.transaction_setup(None, True).execution_options,
             READ_SESSION: True,
         }
-        self._views: dict[Engine, AsyncEngine] = {}
+        self._views: dict[Engine, Engine] = {}
         for engine in (primary, *replicas):
             sync = engine.sync_engine
             event.listen(sync, "before_cursor_execute", _refuse_writes_of_read_sessions)
-            self._views[sync] = engine.execution_options(**read_options)
+            self._views[sync] = sync.execution_options(**read_options)
         event.listen(primary.sync_engine, "begin", _forget_writes)
         event.listen(primary.sync_engine, "before_cursor_execute", _note_writes)
         self._primary_sessions = async_sessionmaker(
@@ -153,8 +182,8 @@ class Cluster:
         It reads from a replica that has replayed ``after`` (a token from
         :attr:`position`, of this process or another; default: this cluster's latest),
         waiting up to ``routing.wait`` for one, else from the primary. The server is
-        chosen when the block is entered (one probe per replica tried) and kept for the
-        whole session. A malformed
+        chosen at the session's first statement (one probe per replica tried) and kept
+        for the whole session. A malformed
         token, or one of a cluster over another primary, raises ``ValueError`` at once.
         """
         wanted = self._router.wanted(after)
@@ -165,11 +194,9 @@ class Cluster:
         self, wanted: tuple[Position | None, bool]
     ) -> AsyncIterator[AsyncSession]:
         position, primary_only = wanted
-        engine = await self._router.choose(position, primary_only=primary_only)
+        route = _Route(self._router, self._views, position, primary_only)
         session = AsyncSession(
-            self._views[engine.sync_engine],
-            expire_on_commit=False,
-            sync_session_class=_ReadSession,
+            expire_on_commit=False, sync_session_class=_ReadSession, info={_ROUTE: route}
         )
         async with session:
             yield session
