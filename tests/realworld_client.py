@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from argon2 import PasswordHasher
 from examples.realworld import security
 from examples.realworld.app import ConduitSettings, create_app
@@ -453,3 +454,26 @@ def assert_errors(response: httpx.Response, status: int, *fields: str) -> dict[s
         assert name in errors, (name, errors)
     found: dict[str, list[str]] = errors
     return found
+
+
+# --- the app per test module -----------------------------------------------------------------
+# Import both into a test module (with ``pytestmark = pytest.mark.asyncio(loop_scope="module")``):
+# each module gets its own database and app per backend, migrated once. Their names differ
+# from the fixtures' so that tests' ``conduit`` parameters do not shadow an import.
+
+
+@pytest.fixture(scope="module", params=BACKENDS, name="conduit_url")
+def conduit_url_fixture(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, URL]]:
+    backend = str(request.param)
+    module = request.module.__name__.rpartition(".")[2]
+    directory: Path = tmp_path_factory.mktemp(f"{module}-{backend}")
+    with database_url(backend, directory) as url:
+        yield backend, url
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", name="conduit")
+async def conduit_fixture(conduit_url: tuple[str, URL]) -> AsyncIterator[Conduit]:
+    async with running(*conduit_url) as app:
+        yield app

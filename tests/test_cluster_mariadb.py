@@ -5,6 +5,7 @@ cluster."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterator
 
@@ -111,6 +112,23 @@ async def test_a_read_session_waits_up_to_wait_for_the_replica(users: MariaRepli
         await cluster.dispose()
 
 
+async def test_a_read_session_waits_no_longer_than_wait_then_reads_the_primary(
+    users: MariaReplication,
+) -> None:
+    cluster = make_cluster(users, wait=0.5, max_lag=60.0)
+    try:
+        users.stop_replica_sql()  # the replica stays short of the position
+        await add_user(cluster, "g@example.com")
+        started = time.monotonic()
+        async with cluster.read_session() as session:
+            assert await server_port(session) == users.primary.port
+            assert await UserRepository(session).count() == 1
+        waited = time.monotonic() - started
+        assert 0.5 <= waited < 3.0  # re-read the replica for `wait`, then gave up
+    finally:
+        await cluster.dispose()
+
+
 async def test_a_token_carries_the_position_to_another_cluster(users: MariaReplication) -> None:
     writer, reader = make_cluster(users), make_cluster(users)
     try:
@@ -118,6 +136,7 @@ async def test_a_token_carries_the_position_to_another_cluster(users: MariaRepli
         await add_user(writer, "d@example.com")
         token = writer.position
         assert token is not None
+        assert re.fullmatch(r"[A-Za-z0-9._~-]+", token)  # URL-safe
         assert reader.position is None
         async with reader.read_session(after=token) as session:
             assert await server_port(session) == users.primary.port

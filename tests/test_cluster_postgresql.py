@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -143,6 +144,7 @@ async def test_a_token_reads_another_processes_write(topology: PgTopology) -> No
         await add_user(writer, "token@example.com")
         token = writer.position
         assert token is not None
+        assert re.fullmatch(r"[A-Za-z0-9._~-]+", token)  # URL-safe
         async with reader.read_session(after=token) as session:
             assert await UserRepository(session).count() == 1  # from the primary
         for standby in topology.standbys:

@@ -8,48 +8,28 @@ comment the refusals aim at (``Scene``) are never changed by them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
 import pytest_asyncio
 from examples.realworld.articles import MAX_LIMIT
-from sqlalchemy.engine import URL
 
-from tests.realworld_client import (
-    BACKENDS,
+from tests.realworld_client import (  # noqa: F401 - the two *_fixture: this module's app
     PASSWORD,
     SECRET,
     Conduit,
     Member,
     assert_article,
     assert_errors,
-    database_url,
-    running,
+    conduit_fixture,
+    conduit_url_fixture,
     unique,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def conduit_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, URL]]:
-    backend = str(request.param)
-    directory: Path = tmp_path_factory.mktemp(f"realworld-errors-{backend}")
-    with database_url(backend, directory) as url:
-        yield backend, url
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def conduit(conduit_url: tuple[str, URL]) -> AsyncIterator[Conduit]:
-    async with running(*conduit_url) as app:
-        yield app
 
 
 @dataclass(frozen=True)

@@ -11,27 +11,23 @@ author, three tags and favorites, and a reader who follows most of the authors.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 from examples.realworld.articles import MAX_LIMIT
-from sqlalchemy.engine import URL
 
-from tests.realworld_client import (
-    BACKENDS,
+from tests.realworld_client import (  # noqa: F401 - the two *_fixture: this module's app
     PASSWORD,
     Conduit,
     Member,
     Statements,
     assert_article,
     assert_articles,
-    database_url,
-    running,
+    conduit_fixture,
+    conduit_url_fixture,
     unique,
 )
 
@@ -39,22 +35,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ARTICLES = MAX_LIMIT + 110
 """Seeded articles: a full page of the largest size, also in the feed."""
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def conduit_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, URL]]:
-    backend = str(request.param)
-    directory: Path = tmp_path_factory.mktemp(f"realworld-load-{backend}")
-    with database_url(backend, directory) as url:
-        yield backend, url
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def conduit(conduit_url: tuple[str, URL]) -> AsyncIterator[Conduit]:
-    async with running(*conduit_url) as app:
-        yield app
 
 
 @dataclass(frozen=True)

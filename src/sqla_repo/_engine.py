@@ -232,10 +232,7 @@ class EngineFactory:
 
     def _async_engine(self, url: URL) -> AsyncEngine:
         self._require(url.get_driver_name())
-        connect_args: Mapping[str, Any] = self._connect_args
-        options = dict(self._engine_options)
-        if self._pgbouncer and self._backend.pgbouncer is not None:
-            url, connect_args, options = self._backend.pgbouncer(url, connect_args, options)
+        url, connect_args, options = self._adapted(url)
         setup = self._backend.setup(url, EngineRequest(self._pool, connect_args))
         engine = create_async_engine(
             self._backend.prepare_url(url),
@@ -260,10 +257,7 @@ class EngineFactory:
         driver = self._backend.sync_drivers[async_driver]
         self._require(driver, extra=self._backend.drivers[async_driver])
         url = self._url.set(drivername=f"{self._url.get_backend_name()}+{driver}")
-        connect_args: Mapping[str, Any] = self._connect_args
-        options = dict(self._engine_options)
-        if self._pgbouncer and self._backend.pgbouncer is not None:
-            url, connect_args, options = self._backend.pgbouncer(url, connect_args, options)
+        url, connect_args, options = self._adapted(url)
         request = EngineRequest(self._pool, connect_args, synchronous=True)
         setup = self._backend.setup(url, request)
         engine = sqlalchemy.create_engine(
@@ -275,6 +269,13 @@ class EngineFactory:
         )
         setup.install(engine)
         return engine
+
+    def _adapted(self, url: URL) -> tuple[URL, Mapping[str, Any], dict[str, Any]]:
+        """The URL, connect arguments and engine options, adapted to PgBouncer if asked."""
+        options = dict(self._engine_options)
+        if self._pgbouncer and self._backend.pgbouncer is not None:
+            return self._backend.pgbouncer(url, self._connect_args, options)
+        return url, self._connect_args, options
 
     def _require(self, driver: str, *, extra: str | None = None) -> None:
         module = _DRIVER_MODULES.get(driver, driver)
